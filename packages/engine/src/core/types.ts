@@ -1,0 +1,102 @@
+/**
+ * Glossary (the words the engine, the runners and the store share):
+ *
+ * - **plan**: a validated, compiled workflow version. Immutable; shared by all its runs.
+ * - **run**: one execution of a plan with an input. Its {@link RunState} is a pure function of the
+ *   plan and the run's events.
+ * - **step**: one node within one run. It has up to `retry.maxAttempts` **attempts**.
+ * - **event**: a fact that happened ({@link RunEvent}): a step started, succeeded, failed, a timer
+ *   fired, a cancel was requested. Events carry the time (`at`) — the core never reads a clock.
+ * - **command**: what the core asks its runner to do next ({@link Command}): start an attempt,
+ *   abort one, start or cancel a timer, report the run finished.
+ * - **settled**: a step is settled when it will not change any more (succeeded, failed, skipped,
+ *   cancelled). An edge is settled when its source is; it is **active** when its source took the
+ *   edge's handle.
+ */
+import type { ErrorInfo } from '../errors.js';
+
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'waiting';
+export type RunStatus = 'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+
+/** Terminal run statuses. */
+export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+
+/** The recorded state of one step. */
+export interface StepState {
+  status: StepStatus;
+  /** Attempts started so far (the current attempt's number while running). */
+  attempts: number;
+  /** True between `startStep` and the attempt's result: the attempt holds a concurrency slot. */
+  dispatched: boolean;
+  output?: unknown;
+  error?: ErrorInfo;
+  /** Handles the step took when it settled. */
+  handles?: readonly string[];
+  /** Upstream node ids whose edges into this step were active when it was dispatched. */
+  inputs?: readonly string[];
+  /** First attempt's start and the final settle time, from event `at` values (ms since epoch). */
+  startedAt?: number;
+  finishedAt?: number;
+  /** While waiting for a retry: when the next attempt is due. */
+  retryAt?: number;
+}
+
+/** The state of one run. Owned by one runner; the core updates it in place (see `applyEvent`). */
+export interface RunState {
+  runId: string;
+  status: RunStatus;
+  input: unknown;
+  /** Steps by node index in the plan. */
+  steps: StepState[];
+  output?: unknown;
+  error?: ErrorInfo & { nodeId?: string };
+  startedAt?: number;
+  finishedAt?: number;
+  /** Scheduling bookkeeping: derived from the events, rebuilt identically by replay. */
+  scheduling: SchedulingState;
+}
+
+/** Counters that make every scheduling decision O(edges touched). */
+export interface SchedulingState {
+  /** Per node: incoming edges not yet settled. */
+  unsettledInputs: number[];
+  /** Per node: sources of active incoming edges, in the order they settled. */
+  activeSources: number[][];
+  /** Steps ready to start, in the order they became ready. */
+  ready: number[];
+  readyHead: number;
+  /** Steps in `ready` not yet dispatched (so an edge settling later cannot queue them twice). */
+  queued: Set<number>;
+  /** Steps dispatched and not yet settled. */
+  inFlight: Set<number>;
+  /** Retry timers pending, by timer id. */
+  timers: Map<string, number>;
+  /** Steps not yet settled; the run finishes when this reaches 0. */
+  unsettledSteps: number;
+  /** The first failure nobody handled; it fails the run. */
+  unhandledFailure?: { nodeId: string; error: ErrorInfo };
+}
+
+/** Events: facts, in the order they happened. The same list replays to the same state. */
+export type RunEvent =
+  | { type: 'run.started'; at: number; input: unknown }
+  | { type: 'step.started'; at: number; nodeId: string; attempt: number }
+  | { type: 'step.succeeded'; at: number; nodeId: string; attempt: number; output: unknown; handles?: readonly string[] }
+  | { type: 'step.failed'; at: number; nodeId: string; attempt: number; error: ErrorInfo }
+  | { type: 'timer.fired'; at: number; timerId: string }
+  | { type: 'run.cancelled'; at: number; reason?: string };
+
+/** Commands: what the runner must do after an event. */
+export type Command =
+  | { type: 'startStep'; nodeId: string; attempt: number; inputs: readonly string[] }
+  | { type: 'abortStep'; nodeId: string; attempt: number; reason: string }
+  | { type: 'startTimer'; timerId: string; dueAt: number }
+  | { type: 'cancelTimer'; timerId: string }
+  | { type: 'completeRun'; status: 'succeeded' | 'failed' | 'cancelled'; output?: unknown; error?: ErrorInfo & { nodeId?: string } };
+
+/** Timer id of the run-level timeout (`settings.timeoutMs`). */
+export const RUN_TIMEOUT_TIMER = 'run-timeout';
+/** Timer id for the retry of `nodeId` before `attempt`. */
+export function retryTimerId(nodeId: string, attempt: number): string {
+  return `retry:${nodeId}:${attempt}`;
+}

@@ -1,0 +1,171 @@
+/**
+ * Node types are data plus one function: a params schema (zod, exported as JSON Schema for the
+ * editor and the API docs), the handles they emit on, and `execute(ctx)`. The engine never names a
+ * node type; it asks the registry. Adding a node type never touches the engine.
+ */
+import { z as zod, type z } from 'zod';
+import { FlowPilotError } from './errors.js';
+import type { Graph, WorkflowNode } from './workflow/schema.js';
+
+/** The output handle of nodes that do not branch. An edge without `sourceHandle` uses it. */
+export const MAIN_HANDLE = 'main';
+/** The handle followed when a node with `onError: "route"` fails. */
+export const ERROR_HANDLE = 'error';
+
+/** A top-level param that is not resolved before `execute`: the node evaluates or runs it itself. */
+export type DeferredParam =
+  /** A `{{ }}` expression evaluated by the node with extra names in scope (`loop.until`). */
+  | { kind: 'expression'; scope: readonly string[] }
+  /** A sub-graph `{nodes, edges}` the node runs with `ctx.runSubgraph` (`forEach.body`). */
+  | { kind: 'graph'; scope?: readonly string[] };
+
+/** One active incoming edge of a step: which upstream node it came from and that node's output. */
+export interface StepInput {
+  readonly nodeId: string;
+  readonly output: unknown;
+}
+
+/** Where to find another workflow for `ctx.runWorkflow`. */
+export interface WorkflowRef {
+  file?: string;
+  workflowId?: string;
+  version?: number;
+}
+
+/** Severity of a step log line. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * What a node's `execute` gets. All I/O the node may do goes through here or through its own
+ * libraries; the clock and sleeping come from the runner so tests can use a fake clock.
+ */
+export interface NodeContext<P = Record<string, unknown>> {
+  /** Params with every `{{ }}` resolved and validated against the node type's schema. */
+  readonly params: P;
+  /** The node as written in the workflow. */
+  readonly node: WorkflowNode;
+  readonly runId: string;
+  readonly nodeId: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** Stable per run, node and attempt: side-effecting nodes deduplicate with it. */
+  readonly idempotencyKey: string;
+  /** The run's input (frozen). */
+  readonly input: unknown;
+  readonly vars: Readonly<Record<string, unknown>>;
+  /** Active incoming edges, in the order their sources finished. */
+  readonly inputs: readonly StepInput[];
+  /** Aborted on timeout and on cancel. */
+  readonly signal: AbortSignal;
+  /** Nesting depth: 0 for a top-level run, +1 per sub-graph or sub-workflow. */
+  readonly depth: number;
+  now(): number;
+  /** Waits, rejecting with an abort error when `signal` aborts. */
+  sleep(ms: number): Promise<void>;
+  log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
+  /** Evaluates a deferred `expression` param with extra names in scope. */
+  evaluate(param: string, extraScope: Record<string, unknown>): Promise<unknown>;
+  /** Runs a deferred `graph` param as a child run; resolves to its output, rejects on failure. */
+  runSubgraph(param: string, input: unknown, options?: { key?: string; signal?: AbortSignal }): Promise<unknown>;
+  /** Runs another workflow as a child run; resolves to its output, rejects on failure. */
+  runWorkflow(ref: WorkflowRef, input: unknown): Promise<unknown>;
+}
+
+/** How a node with several incoming edges starts: when all have settled, or on the first active one. */
+export type JoinMode = 'all' | 'any';
+
+/** A node type: metadata for the editor, a params schema, handles and `execute`. */
+export interface NodeType<P = any> {
+  readonly type: string;
+  readonly title: string;
+  readonly description: string;
+  readonly category: string;
+  readonly params: z.ZodType<P>;
+  /** Output handles; omitted means the single {@link MAIN_HANDLE}. */
+  handles?(params: Record<string, unknown>): readonly string[];
+  /** Defaults to `all`. */
+  join?(params: Record<string, unknown>): JoinMode;
+  /** Top-level params the engine must not resolve before `execute`. */
+  readonly deferredParams?: Readonly<Record<string, DeferredParam>>;
+  /** A succeeded node of this type provides the run's output (the `output` node). */
+  readonly providesRunOutput?: boolean;
+  execute(ctx: NodeContext<P>): unknown;
+}
+
+/** Returned by `execute` to follow specific output handles (branch nodes). */
+export class RoutedOutput {
+  constructor(
+    readonly handles: readonly string[],
+    readonly output: unknown,
+  ) {}
+}
+
+/** Follow `handle` with `output`: `return routeTo('true', {result: true})`. */
+export function routeTo(handle: string | readonly string[], output: unknown): RoutedOutput {
+  return new RoutedOutput(typeof handle === 'string' ? [handle] : handle, output);
+}
+
+/** The set of node types a workflow may use. */
+export class NodeRegistry {
+  readonly #types = new Map<string, NodeType>();
+
+  constructor(types: Iterable<NodeType> = []) {
+    for (const type of types) this.register(type);
+  }
+
+  register(type: NodeType): this {
+    if (this.#types.has(type.type)) {
+      throw new FlowPilotError('DUPLICATE_NODE_TYPE', `node type "${type.type}" is registered twice`, { retryable: false });
+    }
+    this.#types.set(type.type, type);
+    return this;
+  }
+
+  get(type: string): NodeType | undefined {
+    return this.#types.get(type);
+  }
+
+  has(type: string): boolean {
+    return this.#types.has(type);
+  }
+
+  list(): NodeType[] {
+    return [...this.#types.values()];
+  }
+}
+
+/** Reads a deferred `graph` param as a graph; validation has already checked its shape. */
+export type SubgraphValue = Graph;
+
+/** Declares a node type with its params type inferred from the zod schema. */
+export function defineNodeType<S extends z.ZodType>(spec: NodeType<z.output<S>> & { params: S }): NodeType<z.output<S>> {
+  return spec;
+}
+
+/** A `{nodes, edges}` param holding a sub-graph; its contents are validated as a graph of their own. */
+export const subgraphParam = (): z.ZodType<{ nodes: unknown[]; edges?: unknown[] }> =>
+  zod.object({ nodes: zod.array(zod.unknown()), edges: zod.array(zod.unknown()).optional() }).loose().describe('A sub-graph: {nodes, edges}.');
+
+/** A condition: a boolean, or a `{{ }}` expression whose result is tested for truthiness. */
+export const conditionParam = (): z.ZodType<unknown> =>
+  zod.union([zod.boolean(), zod.string().regex(/^\s*\{\{[\s\S]*\}\}\s*$/, 'must be a {{ expression }} or a boolean')]);
+
+/** What the editor and API docs show of a node type. */
+export interface NodeTypeInfo {
+  type: string;
+  title: string;
+  description: string;
+  category: string;
+  paramsSchema: Record<string, unknown>;
+}
+
+/** Describes a node type with its params as JSON Schema. */
+export function describeNodeType(nodeType: NodeType): NodeTypeInfo {
+  return {
+    type: nodeType.type,
+    title: nodeType.title,
+    description: nodeType.description,
+    category: nodeType.category,
+    paramsSchema: zod.toJSONSchema(nodeType.params, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>,
+  };
+}
