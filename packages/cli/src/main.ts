@@ -1,0 +1,56 @@
+/** The `flowpilot` command line. */
+import { Command, CommanderError } from 'commander';
+import { FlowPilotError } from '@flowpilot/engine';
+import { createBuiltinRegistry } from '@flowpilot/nodes';
+import { runCommand } from './commands/run.js';
+import { validateCommand } from './commands/validate.js';
+import { ExitCode, processIo, type CliIo } from './io.js';
+
+const VERSION = '0.1.0';
+
+/** Runs the CLI with `argv` (as `process.argv`) and resolves to the exit code. */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const registry = createBuiltinRegistry();
+  let exitCode: number = ExitCode.OK;
+  const program = new Command()
+    .name('flowpilot')
+    .description('FlowPilot: durable workflow orchestration')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
+
+  program
+    .command('validate')
+    .description('check a workflow file; exit 0 when valid, 2 when invalid')
+    .argument('<file>', 'workflow JSON file')
+    .option('--json', 'print {valid, errors, warnings} as JSON')
+    .action(async (file: string, options: { json?: boolean }) => {
+      exitCode = await validateCommand(file, options, registry, io);
+    });
+
+  program
+    .command('run')
+    .description('run a workflow in memory; exit 0 succeeded, 1 failed, 2 invalid workflow or input')
+    .argument('<file>', 'workflow JSON file')
+    .option('--input <json>', 'run input as JSON, or @file.json')
+    .option('--json', 'print the result as JSON on stdout')
+    .action(async (file: string, options: { input?: string; json?: boolean }) => {
+      exitCode = await runCommand(file, options, registry, io);
+    });
+
+  try {
+    await program.parseAsync([...argv]);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version exit 0; usage mistakes are "invalid" (2).
+      return error.exitCode === 0 ? ExitCode.OK : ExitCode.INVALID;
+    }
+    if (error instanceof FlowPilotError && !error.retryable) {
+      io.stderr.write(`flowpilot: ${error.message}\n`);
+      return ExitCode.INVALID;
+    }
+    io.stderr.write(`flowpilot: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return ExitCode.FAILED;
+  }
+}
