@@ -24,6 +24,7 @@ import {
   type StepInput,
   type WorkflowRef,
 } from '@flowpilot/engine';
+import type { LazyAbort } from './abort.js';
 import { sleep, type Clock } from './clock.js';
 
 /** What running an attempt produced. */
@@ -50,86 +51,122 @@ export interface AttemptRequest {
   outerScope: Scope | undefined;
   depth: number;
   clock: Clock;
-  /** Aborts the attempt (cancel); the timeout is added on top. */
-  signal: AbortSignal;
+  /** Aborts the attempt (cancel); the runner owns it, the timeout aborts it too. */
+  abort: LazyAbort;
   children: ChildRunner;
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
 }
 
 /** Runs the attempt; resolves to its outcome (never rejects). */
 export async function runAttempt(request: AttemptRequest): Promise<AttemptOutcome> {
-  const { node, clock } = request;
-  const controller = new AbortController();
-  const forwardAbort = (): void => controller.abort(request.signal.reason);
-  if (request.signal.aborted) forwardAbort();
-  else request.signal.addEventListener('abort', forwardAbort, { once: true });
+  const { node, clock, abort } = request;
+  if (node.timeoutMs === undefined) return execute(request);
+  // The timeout wins the race even when the node ignores its signal.
   let timer: { cancel(): void } | undefined;
   const timedOut = new Promise<AttemptOutcome>((resolve) => {
-    if (node.timeoutMs === undefined) return;
-    timer = clock.setTimer(node.timeoutMs, () => {
+    timer = clock.setTimer(node.timeoutMs!, () => {
       const error = new StepTimeoutError(node.timeoutMs!);
-      controller.abort(error);
+      abort.abort(error);
       resolve({ ok: false, error: toErrorInfo(error) });
     });
   });
   try {
-    return await Promise.race([execute(request, controller.signal), timedOut]);
+    return await Promise.race([execute(request), timedOut]);
   } finally {
     timer?.cancel();
-    request.signal.removeEventListener('abort', forwardAbort);
   }
 }
 
-async function execute(request: AttemptRequest, signal: AbortSignal): Promise<AttemptOutcome> {
-  const { plan, node, clock } = request;
+async function execute(request: AttemptRequest): Promise<AttemptOutcome> {
+  const { plan, node, clock, abort } = request;
   try {
     const scope = buildScope(plan, request.source, node.rootNames, request.outerScope);
     const params = await resolveNodeParams(node, scope, clock);
-    const result = await node.nodeType.execute(createContext(request, params, signal));
-    if (signal.aborted) return { ok: false, error: toErrorInfo(signal.reason) };
+    const result: unknown = await node.nodeType.execute(new AttemptContext(request, params));
+    if (abort.aborted) return { ok: false, error: toErrorInfo(abort.reason) };
     if (result instanceof RoutedOutput) return { ok: true, output: deepFreeze(result.output), handles: result.handles };
     return { ok: true, output: deepFreeze(result) };
   } catch (error) {
-    return { ok: false, error: toErrorInfo(signal.aborted ? signal.reason : error) };
+    return { ok: false, error: toErrorInfo(abort.aborted ? abort.reason : error) };
   }
 }
 
-function createContext(request: AttemptRequest, params: unknown, signal: AbortSignal): NodeContext<never> {
-  const { plan, node, clock, source } = request;
-  const inputs: StepInput[] = request.inputs.map((nodeId) => ({ nodeId, output: source.outputOf(plan.byId.get(nodeId)!.index) }));
-  const context: NodeContext<unknown> = {
-    params,
-    node: node.node,
-    runId: request.runId,
-    nodeId: node.id,
-    attempt: request.attempt,
-    idempotencyKey: `${request.runId}:${node.id}:${request.attempt}`,
-    input: source.input,
-    vars: plan.workflow.vars,
-    inputs,
-    signal,
-    depth: request.depth,
-    now: () => clock.now(),
-    sleep: (ms) => sleep(clock, ms, signal),
-    log: (level, message, fields) => request.log(level, message, fields),
-    async evaluate(param, extraScope) {
-      const deferred = node.deferred.get(param);
-      if (deferred?.kind !== 'expression') throw new NonRetryableError('UNKNOWN_PARAM', `node "${node.id}" has no expression param "${param}"`);
-      const names = collectValueRootNames(deferred.value, new Set(node.rootNames));
-      return resolveValue(deferred.value, buildScope(plan, source, names, request.outerScope, extraScope), clock);
-    },
-    runSubgraph(param, input, options = {}) {
-      const deferred = node.deferred.get(param);
-      if (deferred?.kind !== 'graph') return Promise.reject(new NonRetryableError('UNKNOWN_PARAM', `node "${node.id}" has no graph param "${param}"`));
-      const outer = buildScope(plan, source, deferred.plan.externalNames, request.outerScope);
-      const label = `${node.id}.${param}${options.key === undefined ? '' : `[${options.key}]`}`;
-      return request.children.runSubgraph(deferred.plan, input, outer, options.signal ?? signal, label);
-    },
-    runWorkflow(ref, input) {
-      return request.children.runWorkflow(ref, input, signal);
-    },
-  };
-  return context as NodeContext<never>;
+/** The `ctx` a node gets. A class, so an attempt allocates one object rather than a dozen closures. */
+class AttemptContext implements NodeContext<unknown> {
+  readonly #request: AttemptRequest;
+  readonly params: unknown;
+  #inputs: StepInput[] | undefined;
+
+  constructor(request: AttemptRequest, params: unknown) {
+    this.#request = request;
+    this.params = params;
+  }
+
+  get node(): NodeContext['node'] {
+    return this.#request.node.node;
+  }
+  get runId(): string {
+    return this.#request.runId;
+  }
+  get nodeId(): string {
+    return this.#request.node.id;
+  }
+  get attempt(): number {
+    return this.#request.attempt;
+  }
+  get idempotencyKey(): string {
+    return `${this.#request.runId}:${this.#request.node.id}:${this.#request.attempt}`;
+  }
+  get input(): unknown {
+    return this.#request.source.input;
+  }
+  get vars(): Readonly<Record<string, unknown>> {
+    return this.#request.plan.workflow.vars;
+  }
+  get inputs(): readonly StepInput[] {
+    const { plan, source } = this.#request;
+    this.#inputs ??= this.#request.inputs.map((nodeId) => ({ nodeId, output: source.outputOf(plan.byId.get(nodeId)!.index) }));
+    return this.#inputs;
+  }
+  get signal(): AbortSignal {
+    return this.#request.abort.signal;
+  }
+  get depth(): number {
+    return this.#request.depth;
+  }
+
+  now(): number {
+    return this.#request.clock.now();
+  }
+
+  sleep(ms: number): Promise<void> {
+    return sleep(this.#request.clock, ms, this.signal);
+  }
+
+  log(level: LogLevel, message: string, fields?: Record<string, unknown>): void {
+    this.#request.log(level, message, fields);
+  }
+
+  async evaluate(param: string, extraScope: Record<string, unknown>): Promise<unknown> {
+    const { plan, node, source, outerScope, clock } = this.#request;
+    const deferred = node.deferred.get(param);
+    if (deferred?.kind !== 'expression') throw new NonRetryableError('UNKNOWN_PARAM', `node "${node.id}" has no expression param "${param}"`);
+    const names = collectValueRootNames(deferred.value, new Set(node.rootNames));
+    return resolveValue(deferred.value, buildScope(plan, source, names, outerScope, extraScope), clock);
+  }
+
+  runSubgraph(param: string, input: unknown, options: { key?: string; signal?: AbortSignal } = {}): Promise<unknown> {
+    const { plan, node, source, outerScope, children } = this.#request;
+    const deferred = node.deferred.get(param);
+    if (deferred?.kind !== 'graph') return Promise.reject(new NonRetryableError('UNKNOWN_PARAM', `node "${node.id}" has no graph param "${param}"`));
+    const outer = buildScope(plan, source, deferred.plan.externalNames, outerScope);
+    const label = `${node.id}.${param}${options.key === undefined ? '' : `[${options.key}]`}`;
+    return children.runSubgraph(deferred.plan, input, outer, options.signal ?? this.signal, label);
+  }
+
+  runWorkflow(ref: WorkflowRef, input: unknown): Promise<unknown> {
+    return this.#request.children.runWorkflow(ref, input, this.signal);
+  }
 }
 
 /** Re-raises a child run's failure in the parent step, keeping its code and retryability. */

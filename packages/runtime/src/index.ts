@@ -6,3 +6,4 @@ export * from './clock.js';
 export * from './attempt.js';
 export * from './result.js';
 export { MemoryRun, runWorkflow, type LogEntry, type MemoryRunOptions, type WorkflowLoader } from './memory-runner.js';
+export { LazyAbort } from './abort.js';

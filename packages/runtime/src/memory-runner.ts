@@ -20,6 +20,7 @@ import {
   type Scope,
   type WorkflowRef,
 } from '@flowpilot/engine';
+import { LazyAbort } from './abort.js';
 import { childFailure, runAttempt, type ChildRunner } from './attempt.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { summarizeRun, type RunResult } from './result.js';
@@ -69,7 +70,7 @@ export class MemoryRun {
   readonly #plan: Plan;
   readonly #options: MemoryRunOptions;
   readonly #clock: Clock;
-  readonly #attempts = new Map<string, { attempt: number; controller: AbortController }>();
+  readonly #attempts = new Map<string, LazyAbort>();
   readonly #timers = new Map<string, TimerHandle>();
   readonly #depth: number;
   #resolve!: (result: RunResult) => void;
@@ -111,7 +112,7 @@ export class MemoryRun {
       case 'abortStep': {
         const running = this.#attempts.get(command.nodeId);
         this.#attempts.delete(command.nodeId);
-        running?.controller.abort(new FlowPilotError('CANCELLED', command.reason, { retryable: false }));
+        running?.abort(new FlowPilotError('CANCELLED', command.reason, { retryable: false }));
         return;
       }
       case 'startTimer':
@@ -135,8 +136,8 @@ export class MemoryRun {
 
   async #runStep(nodeId: string, attempt: number, inputs: readonly string[]): Promise<void> {
     const node = this.#plan.byId.get(nodeId)!;
-    const controller = new AbortController();
-    this.#attempts.set(nodeId, { attempt, controller });
+    const abort = new LazyAbort();
+    this.#attempts.set(nodeId, abort);
     this.#apply({ type: 'step.started', at: this.#clock.now(), nodeId, attempt });
     const outcome = await runAttempt({
       plan: this.#plan,
@@ -148,12 +149,12 @@ export class MemoryRun {
       outerScope: this.#options.outerScope,
       depth: this.#depth,
       clock: this.#clock,
-      signal: controller.signal,
+      abort,
       children: this.#children(),
       log: (level, message, fields) => this.#options.onLog?.({ runId: this.runId, nodeId, attempt, level, message, fields, at: this.#clock.now() }),
     });
     // An aborted attempt's late result is dropped; the core already settled the step.
-    if (this.#attempts.get(nodeId)?.controller !== controller) return;
+    if (this.#attempts.get(nodeId) !== abort) return;
     this.#attempts.delete(nodeId);
     const at = this.#clock.now();
     if (outcome.ok) this.#apply({ type: 'step.succeeded', at, nodeId, attempt, output: outcome.output, handles: outcome.handles });

@@ -16,7 +16,22 @@ export interface CompiledNode {
   readonly reads: Map<string, JsonPath>;
 }
 
+const NO_NAMES: Set<string> = new Set();
+const NO_READS: Map<string, JsonPath> = new Map();
+
+/** Does any string inside `value` hold a template? */
+function containsTemplate(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('{{');
+  if (value === null || typeof value !== 'object') return false;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) if (containsTemplate(item)) return true;
+  return false;
+}
+
 export function compileNode(draft: DraftNode, issues: IssueCollector): CompiledNode {
+  // Most nodes of large workflows hold no template: skip the compile machinery for them.
+  if (draft.nodeType?.deferredParams === undefined && !containsTemplate(draft.node.data)) {
+    return { params: { kind: 'literal', value: draft.node.data }, expressions: new Map(), graphs: new Map(), rootNames: NO_NAMES, reads: NO_READS };
+  }
   const deferred: Readonly<Record<string, DeferredParam>> = draft.nodeType?.deferredParams ?? {};
   const eager: Record<string, unknown> = {};
   const compiled: CompiledNode = { params: { kind: 'literal', value: {} }, expressions: new Map(), graphs: new Map(), rootNames: new Set(), reads: new Map() };

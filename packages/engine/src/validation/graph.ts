@@ -17,6 +17,8 @@ export interface DraftNode {
   readonly nodeType: NodeType | undefined;
   readonly handles: ReadonlySet<string> | undefined;
   readonly join: JoinMode;
+  /** The params parsed as written (valid without resolving any template). */
+  readonly parsedParams: { value: unknown } | undefined;
 }
 
 export interface DraftEdge {
@@ -68,21 +70,23 @@ function checkNode(raw: unknown, path: JsonPath, graph: DraftGraph, registry: No
     return;
   }
   const node = parsed.data;
-  const at = formatPath(path);
+  // Paths and labels are formatted only when there is something to report: this runs per node.
+  const at = (): string => formatPath(path);
   if (!NODE_ID_PATTERN.test(node.id)) {
-    issues.error({ code: 'INVALID_NODE_ID', message: `node id "${node.id}" must match ^[A-Za-z_][A-Za-z0-9_]*$ so expressions can name it`, nodeId: node.id, path: `${at}.id` });
+    issues.error({ code: 'INVALID_NODE_ID', message: `node id "${node.id}" must match ^[A-Za-z_][A-Za-z0-9_]*$ so expressions can name it`, nodeId: node.id, path: `${at()}.id` });
   } else if (RESERVED_NAMES.has(node.id)) {
-    issues.error({ code: 'INVALID_NODE_ID', message: `node id "${node.id}" is reserved: expressions use it for the run's ${node.id}`, nodeId: node.id, path: `${at}.id` });
+    issues.error({ code: 'INVALID_NODE_ID', message: `node id "${node.id}" is reserved: expressions use it for the run's ${node.id}`, nodeId: node.id, path: `${at()}.id` });
   }
   if (graph.byId.has(node.id)) {
-    issues.error({ code: 'DUPLICATE_NODE_ID', message: `node id "${node.id}" is used more than once`, nodeId: node.id, path: `${at}.id` });
+    issues.error({ code: 'DUPLICATE_NODE_ID', message: `node id "${node.id}" is used more than once`, nodeId: node.id, path: `${at()}.id` });
     return;
   }
   const nodeType = registry.get(node.type);
+  let parsedParams: { value: unknown } | undefined;
   if (nodeType === undefined) {
-    issues.error({ code: 'UNKNOWN_NODE_TYPE', message: `node "${node.id}" has unknown type "${node.type}"`, nodeId: node.id, path: `${at}.type` });
+    issues.error({ code: 'UNKNOWN_NODE_TYPE', message: `node "${node.id}" has unknown type "${node.type}"`, nodeId: node.id, path: `${at()}.type` });
   } else {
-    checkParams(nodeType, node.data, node.id, [...path, 'data'], issues);
+    parsedParams = checkParams(nodeType, node.data, node.id, [...path, 'data'], issues);
   }
   const draft: DraftNode = {
     index: graph.nodes.length,
@@ -91,13 +95,17 @@ function checkNode(raw: unknown, path: JsonPath, graph: DraftGraph, registry: No
     nodeType,
     handles: nodeType === undefined ? undefined : handlesOf(nodeType, node),
     join: joinOf(nodeType, node),
+    parsedParams,
   };
   graph.nodes.push(draft);
   graph.byId.set(node.id, draft);
 }
 
+const MAIN_ONLY: ReadonlySet<string> = new Set([MAIN_HANDLE]);
+
 /** A node type's handle function sees unvalidated data; a throw means "no extra handles". */
-function handlesOf(nodeType: NodeType, node: WorkflowNode): Set<string> {
+function handlesOf(nodeType: NodeType, node: WorkflowNode): ReadonlySet<string> {
+  if (nodeType.handles === undefined && node.onError !== 'route') return MAIN_ONLY;
   let declared: readonly string[] = [MAIN_HANDLE];
   try {
     if (nodeType.handles !== undefined) declared = nodeType.handles(node.data);
@@ -127,17 +135,17 @@ function checkEdge(raw: unknown, path: JsonPath, graph: DraftGraph, seenIds: Set
     return;
   }
   const edge = parsed.data;
-  const at = formatPath(path);
-  const label = edge.id === undefined ? `edge ${edge.source} → ${edge.target}` : `edge "${edge.id}"`;
+  const at = (): string => formatPath(path);
+  const label = (): string => (edge.id === undefined ? `edge ${edge.source} → ${edge.target}` : `edge "${edge.id}"`);
   if (edge.id !== undefined) {
-    if (seenIds.has(edge.id)) issues.error({ code: 'DUPLICATE_EDGE_ID', message: `${label}: edge id is used more than once`, edgeId: edge.id, path: `${at}.id` });
+    if (seenIds.has(edge.id)) issues.error({ code: 'DUPLICATE_EDGE_ID', message: `${label()}: edge id is used more than once`, edgeId: edge.id, path: `${at()}.id` });
     seenIds.add(edge.id);
   }
   const source = graph.byId.get(edge.source);
   const target = graph.byId.get(edge.target);
   for (const [end, found, id] of [['source', source, edge.source], ['target', target, edge.target]] as const) {
     if (found === undefined) {
-      issues.error({ code: 'DANGLING_EDGE', message: `${label}: ${end} "${id}" is not a node of this graph`, edgeId: edge.id, path: `${at}.${end}` });
+      issues.error({ code: 'DANGLING_EDGE', message: `${label()}: ${end} "${id}" is not a node of this graph`, edgeId: edge.id, path: `${at()}.${end}` });
     }
   }
   if (source === undefined || target === undefined) return;
@@ -147,10 +155,10 @@ function checkEdge(raw: unknown, path: JsonPath, graph: DraftGraph, seenIds: Set
     const what = edge.sourceHandle == null ? 'names no sourceHandle' : `leaves from unknown handle "${handle}"`;
     issues.error({
       code: 'UNKNOWN_HANDLE',
-      message: `${label} ${what}; node "${source.node.id}" (${source.node.type}) has handles: ${known}`,
+      message: `${label()} ${what}; node "${source.node.id}" (${source.node.type}) has handles: ${known}`,
       edgeId: edge.id,
       nodeId: source.node.id,
-      path: `${at}.sourceHandle`,
+      path: `${at()}.sourceHandle`,
     });
     return;
   }

@@ -5,6 +5,7 @@ import type { NodeType } from '../node-type.js';
 import { formatPath, type IssueCollector } from './issues.js';
 
 /**
+ * Returns the parsed params when they are valid as written (reused as a plan's static params).
  * A template stands in for a value of any type until run time (`"ms": "{{ input.wait }}"`), so a
  * schema issue at or below a template string is not an error here; the resolved params are
  * checked again before each attempt.
@@ -15,9 +16,9 @@ export function checkParams(
   nodeId: string,
   dataPath: ReadonlyArray<string | number>,
   issues: IssueCollector,
-): void {
+): { value: unknown } | undefined {
   const result = nodeType.params.safeParse(data);
-  if (result.success) return;
+  if (result.success) return { value: result.data };
   for (const issue of result.error.issues) {
     if (isUnderTemplate(data, issue.path)) continue;
     const where = issue.path.length > 0 ? formatPath(issue.path) : 'data';
@@ -28,6 +29,7 @@ export function checkParams(
       path: formatPath([...dataPath, ...issue.path]),
     });
   }
+  return undefined;
 }
 
 function isUnderTemplate(data: unknown, path: ReadonlyArray<PropertyKey>): boolean {

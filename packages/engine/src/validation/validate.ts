@@ -99,17 +99,23 @@ function checkGraph(
     incoming[edge.target]!.push(edge.source);
   }
   const { remaining } = topologicalOrder(count, successors);
+  const plannedEdges: PlannedEdge[] = graph.edges.map(({ index, id, source, target, handle }) => ({ index, id, source, target, handle }));
   for (const cycle of remaining.length > 0 ? findCycles(remaining, successors) : []) {
     const ids = cycle.map((index) => graph.nodes[index]!.node.id);
     issues.error({ code: 'CYCLE', message: `cycle: ${[...ids, ids[0]].join(' → ')}`, nodeId: ids[0], nodeIds: ids, path: formatPath([...path, 'edges']) });
   }
 
   const planned: PlannedNode[] = [];
+  const plannedIncoming: PlannedEdge[][] = Array.from({ length: count }, () => []);
+  const plannedOutgoing: PlannedEdge[][] = Array.from({ length: count }, () => []);
+  for (const edge of plannedEdges) {
+    plannedIncoming[edge.target]!.push(edge);
+    plannedOutgoing[edge.source]!.push(edge);
+  }
   const external = new Set<string>();
   const lend = (name: string): void => {
     if (!graph.byId.has(name) && !RESERVED_NAMES.has(name)) external.add(name);
   };
-  const plannedEdges: PlannedEdge[] = graph.edges.map(({ index, id, source, target, handle }) => ({ index, id, source, target, handle }));
   for (const draft of graph.nodes) {
     const compiled = compileNode(draft, issues);
     checkReferences(graph, draft, compiled.reads, outerNames, incoming, issues);
@@ -132,14 +138,14 @@ function checkGraph(
       id: draft.node.id,
       node: draft.node,
       nodeType: draft.nodeType,
-      incoming: [],
-      outgoing: [],
+      incoming: plannedIncoming[draft.index]!,
+      outgoing: plannedOutgoing[draft.index]!,
       join: draft.join,
       retry: draft.node.retry ?? DEFAULT_RETRY,
       timeoutMs: draft.node.timeoutMs,
       onError: draft.node.onError ?? 'fail',
       params: compiled.params,
-      staticParams: compiled.params.kind === 'literal' ? staticParamsOf(draft.nodeType, draft.node.data) : undefined,
+      staticParams: compiled.params.kind === 'literal' ? draft.parsedParams : undefined,
       deferred,
       rootNames: compiled.rootNames,
     });
@@ -155,30 +161,16 @@ function checkGraph(
   return assemblePlan(workflow, planned, plannedEdges, external);
 }
 
-/** Params without templates are parsed once here instead of on every attempt. */
-function staticParamsOf(nodeType: PlannedNode['nodeType'], data: Record<string, unknown>): PlannedNode['staticParams'] {
-  const parsed = nodeType.params.safeParse(data);
-  return parsed.success ? { value: parsed.data } : undefined;
-}
-
 function assemblePlan(workflow: Workflow, nodes: PlannedNode[], edges: PlannedEdge[], externalNames: Set<string>): Plan {
-  const incoming: PlannedEdge[][] = nodes.map(() => []);
-  const outgoing: PlannedEdge[][] = nodes.map(() => []);
-  for (const edge of edges) {
-    incoming[edge.target]!.push(edge);
-    outgoing[edge.source]!.push(edge);
+  const byId = new Map(nodes.map((node) => [node.id, node]));
+  if (byId.size !== nodes.length) throw new FlowPilotError('INTERNAL', 'plan has duplicate node ids');
+  const roots: number[] = [];
+  const outputNodes: number[] = [];
+  const sinks: number[] = [];
+  for (const node of nodes) {
+    if (node.incoming.length === 0) roots.push(node.index);
+    if (node.outgoing.length === 0) sinks.push(node.index);
+    if (node.nodeType.providesRunOutput === true) outputNodes.push(node.index);
   }
-  const finalNodes = nodes.map((node) => ({ ...node, incoming: incoming[node.index]!, outgoing: outgoing[node.index]! }));
-  const byId = new Map(finalNodes.map((node) => [node.id, node]));
-  if (byId.size !== finalNodes.length) throw new FlowPilotError('INTERNAL', 'plan has duplicate node ids');
-  return {
-    workflow,
-    nodes: finalNodes,
-    byId,
-    edges,
-    roots: finalNodes.filter((node) => node.incoming.length === 0).map((node) => node.index),
-    outputNodes: finalNodes.filter((node) => node.nodeType.providesRunOutput === true).map((node) => node.index),
-    sinks: finalNodes.filter((node) => node.outgoing.length === 0).map((node) => node.index),
-    externalNames,
-  };
+  return { workflow, nodes, byId, edges, roots, outputNodes, sinks, externalNames };
 }
