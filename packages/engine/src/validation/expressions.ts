@@ -16,8 +16,11 @@ export interface CompiledNode {
   readonly reads: Map<string, JsonPath>;
 }
 
+// Shared by every template-free node; never mutated.
 const NO_NAMES: Set<string> = new Set();
 const NO_READS: Map<string, JsonPath> = new Map();
+const NO_EXPRESSIONS: CompiledNode['expressions'] = new Map();
+const NO_GRAPHS: CompiledNode['graphs'] = new Map();
 
 /** Does any string inside `value` hold a template? */
 function containsTemplate(value: unknown): boolean {
@@ -30,7 +33,7 @@ function containsTemplate(value: unknown): boolean {
 export function compileNode(draft: DraftNode, issues: IssueCollector): CompiledNode {
   // Most nodes of large workflows hold no template: skip the compile machinery for them.
   if (draft.nodeType?.deferredParams === undefined && !containsTemplate(draft.node.data)) {
-    return { params: { kind: 'literal', value: draft.node.data }, expressions: new Map(), graphs: new Map(), rootNames: NO_NAMES, reads: NO_READS };
+    return { params: { kind: 'literal', value: draft.node.data }, expressions: NO_EXPRESSIONS, graphs: NO_GRAPHS, rootNames: NO_NAMES, reads: NO_READS };
   }
   const deferred: Readonly<Record<string, DeferredParam>> = draft.nodeType?.deferredParams ?? {};
   const eager: Record<string, unknown> = {};

@@ -18,6 +18,7 @@ export interface ValidationResult extends ValidationReport {
 }
 
 const DEFAULT_RETRY = retryPolicySchema.parse({});
+const NO_DEFERRED: Map<string, PlannedDeferred> = new Map();
 const headerSchema = workflowSchema.omit({ nodes: true, edges: true });
 
 /** Validates a workflow given as a JSON string or an already parsed value. */
@@ -120,7 +121,7 @@ function checkGraph(
     const compiled = compileNode(draft, issues);
     checkReferences(graph, draft, compiled.reads, outerNames, incoming, issues);
     for (const name of compiled.reads.keys()) lend(name);
-    const deferred = new Map<string, PlannedDeferred>();
+    const deferred = compiled.expressions.size + compiled.graphs.size === 0 ? NO_DEFERRED : new Map<string, PlannedDeferred>();
     for (const [key, expression] of compiled.expressions) deferred.set(key, { kind: 'expression', value: expression.value, scope: expression.scope });
     for (const [key, { raw, scope }] of compiled.graphs) {
       const graphPath = [...draft.path, 'data', key];
