@@ -100,6 +100,22 @@ export class RoutedOutput {
   ) {}
 }
 
+/** Returned by `execute` to finish the attempt now but succeed only at `wakeAt` (a durable timer). */
+export class WaitingOutput {
+  constructor(
+    readonly wakeAt: number,
+    readonly output: unknown,
+  ) {}
+}
+
+/**
+ * Succeed with `output` at `wakeAt` without holding a worker or a concurrency slot meanwhile:
+ * `return waitUntil(ctx.now() + ms, {ms})`. The wait is a timer the runner keeps (durably, in a store).
+ */
+export function waitUntil(wakeAt: number, output: unknown): WaitingOutput {
+  return new WaitingOutput(wakeAt, output);
+}
+
 /** Follow `handle` with `output`: `return routeTo('true', {result: true})`. */
 export function routeTo(handle: string | readonly string[], output: unknown): RoutedOutput {
   return new RoutedOutput(typeof handle === 'string' ? [handle] : handle, output);

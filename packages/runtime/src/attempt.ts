@@ -11,6 +11,7 @@ import {
   NonRetryableError,
   resolveValue,
   RoutedOutput,
+  WaitingOutput,
   StepTimeoutError,
   toErrorInfo,
   resolveNodeParams,
@@ -19,6 +20,7 @@ import {
   type NodeContext,
   type Plan,
   type PlannedNode,
+  type RunEvent,
   type Scope,
   type ScopeSource,
   type StepInput,
@@ -30,6 +32,7 @@ import { sleep, type Clock } from './clock.js';
 /** What running an attempt produced. */
 export type AttemptOutcome =
   | { ok: true; output: unknown; handles?: readonly string[] }
+  | { ok: true; output: unknown; wakeAt: number }
   | { ok: false; error: ErrorInfo };
 
 /** Child runs a node may start; provided by the runner (in memory now, durable later). */
@@ -85,6 +88,7 @@ async function execute(request: AttemptRequest): Promise<AttemptOutcome> {
     const result: unknown = await node.nodeType.execute(new AttemptContext(request, params));
     if (abort.aborted) return { ok: false, error: toErrorInfo(abort.reason) };
     if (result instanceof RoutedOutput) return { ok: true, output: deepFreeze(result.output), handles: result.handles };
+    if (result instanceof WaitingOutput) return { ok: true, output: deepFreeze(result.output), wakeAt: result.wakeAt };
     return { ok: true, output: deepFreeze(result) };
   } catch (error) {
     return { ok: false, error: toErrorInfo(abort.aborted ? abort.reason : error) };
@@ -176,4 +180,11 @@ export function childFailure(label: string, error: ErrorInfo & { nodeId?: string
     retryable: error.retryable ?? true,
     details: { ...error.details, childNodeId: error.nodeId },
   });
+}
+
+/** The event that records an attempt's outcome. */
+export function outcomeEvent(outcome: AttemptOutcome, nodeId: string, attempt: number, at: number): RunEvent {
+  if (!outcome.ok) return { type: 'step.failed', at, nodeId, attempt, error: outcome.error };
+  if ('wakeAt' in outcome) return { type: 'step.waiting', at, nodeId, attempt, wakeAt: outcome.wakeAt, output: outcome.output };
+  return { type: 'step.succeeded', at, nodeId, attempt, output: outcome.output, handles: outcome.handles };
 }

@@ -21,7 +21,7 @@ import {
   type WorkflowRef,
 } from '@flowpilot/engine';
 import { LazyAbort } from './abort.js';
-import { childFailure, runAttempt, type ChildRunner } from './attempt.js';
+import { childFailure, outcomeEvent, runAttempt, type ChildRunner } from './attempt.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { summarizeRun, type RunResult } from './result.js';
 
@@ -157,8 +157,7 @@ export class MemoryRun {
     if (this.#attempts.get(nodeId) !== abort) return;
     this.#attempts.delete(nodeId);
     const at = this.#clock.now();
-    if (outcome.ok) this.#apply({ type: 'step.succeeded', at, nodeId, attempt, output: outcome.output, handles: outcome.handles });
-    else this.#apply({ type: 'step.failed', at, nodeId, attempt, error: outcome.error });
+    this.#apply(outcomeEvent(outcome, nodeId, attempt, at));
   }
 
   #children(): ChildRunner {

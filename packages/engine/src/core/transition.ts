@@ -15,6 +15,7 @@ import {
   FINISHED_RUN_STATUSES,
   RUN_TIMEOUT_TIMER,
   retryTimerId,
+  wakeTimerId,
   type Command,
   type RunEvent,
   type RunState,
@@ -78,6 +79,21 @@ export function applyEvent(plan: Plan, state: RunState, event: RunEvent): Comman
     case 'step.failed':
       stepFailed(plan, state, event, commands);
       break;
+    case 'step.waiting': {
+      const node = plan.byId.get(event.nodeId);
+      const step = currentAttempt(plan, state, event.nodeId, event.attempt);
+      if (node === undefined || step === undefined) return [];
+      // A waiting step holds no concurrency slot: a run parked for a day costs nothing.
+      state.scheduling.inFlight.delete(node.index);
+      step.dispatched = false;
+      step.status = 'waiting';
+      step.output = event.output;
+      step.wakeAt = event.wakeAt;
+      const timerId = wakeTimerId(node.id, event.attempt);
+      state.scheduling.timers.set(timerId, { kind: 'wake', node: node.index, dueAt: event.wakeAt });
+      commands.push({ type: 'startTimer', timerId, dueAt: event.wakeAt });
+      break;
+    }
     case 'timer.fired':
       timerFired(plan, state, event, commands);
       break;
@@ -95,7 +111,7 @@ function startRun(plan: Plan, state: RunState, event: { at: number; input: unkno
   state.startedAt = event.at;
   const timeoutMs = plan.workflow.settings.timeoutMs;
   if (timeoutMs !== undefined) {
-    state.scheduling.timers.set(RUN_TIMEOUT_TIMER, event.at + timeoutMs);
+    state.scheduling.timers.set(RUN_TIMEOUT_TIMER, { kind: 'run-timeout', dueAt: event.at + timeoutMs });
     commands.push({ type: 'startTimer', timerId: RUN_TIMEOUT_TIMER, dueAt: event.at + timeoutMs });
   }
   for (const root of plan.roots) {
@@ -124,7 +140,7 @@ function stepFailed(plan: Plan, state: RunState, event: Extract<RunEvent, { type
     const timerId = retryTimerId(node.id, step.attempts + 1);
     step.status = 'waiting';
     step.retryAt = dueAt;
-    state.scheduling.timers.set(timerId, node.index);
+    state.scheduling.timers.set(timerId, { kind: 'retry', node: node.index, dueAt });
     commands.push({ type: 'startTimer', timerId, dueAt });
     return;
   }
@@ -144,20 +160,24 @@ function stepFailed(plan: Plan, state: RunState, event: Extract<RunEvent, { type
 
 function timerFired(plan: Plan, state: RunState, event: { at: number; timerId: string }, commands: Command[]): void {
   const { timers } = state.scheduling;
-  if (!timers.has(event.timerId)) return;
-  if (event.timerId === RUN_TIMEOUT_TIMER) {
-    timers.delete(event.timerId);
+  const timer = timers.get(event.timerId);
+  if (timer === undefined) return;
+  timers.delete(event.timerId);
+  if (timer.kind === 'run-timeout') {
     const timeoutMs = plan.workflow.settings.timeoutMs;
     finishEarly(plan, state, 'failed', { code: 'RUN_TIMEOUT', message: `run timed out after ${timeoutMs} ms`, retryable: false }, event.at, commands);
     return;
   }
-  const index = timers.get(event.timerId)!;
-  timers.delete(event.timerId);
-  const step = state.steps[index]!;
+  const step = state.steps[timer.node]!;
+  if (timer.kind === 'wake') {
+    delete step.wakeAt;
+    settle(plan, state, timer.node, 'succeeded', [MAIN_HANDLE], event.at);
+    return;
+  }
   step.status = 'pending';
   delete step.retryAt;
-  state.scheduling.ready.push(index);
-  state.scheduling.queued.add(index);
+  state.scheduling.ready.push(timer.node);
+  state.scheduling.queued.add(timer.node);
 }
 
 /** Settles a step and propagates along its outgoing edges; skips cascade without recursion. */
@@ -225,7 +245,7 @@ function advance(plan: Plan, state: RunState, at: number, commands: Command[]): 
     return;
   }
   const idle = scheduling.inFlight.size === 0 && scheduling.readyHead >= scheduling.ready.length;
-  if (idle && [...scheduling.timers.keys()].every((id) => id === RUN_TIMEOUT_TIMER)) {
+  if (idle && [...scheduling.timers.values()].every((timer) => timer.kind === 'run-timeout')) {
     // Unreachable for a valid plan; failing loudly beats a run that hangs forever.
     finishEarly(plan, state, 'failed', { code: 'INTERNAL', message: 'run stalled: no step can start', retryable: false }, at, commands);
     return;
@@ -269,6 +289,7 @@ function finishEarly(plan: Plan, state: RunState, status: 'failed' | 'cancelled'
       step.dispatched = false;
       step.finishedAt = at;
       delete step.retryAt;
+      delete step.wakeAt;
     }
   }
   state.scheduling.unsettledSteps = 0;

@@ -39,6 +39,8 @@ export interface StepState {
   finishedAt?: number;
   /** While waiting for a retry: when the next attempt is due. */
   retryAt?: number;
+  /** While waiting after `step.waiting`: when the step succeeds. */
+  wakeAt?: number;
 }
 
 /** The state of one run. Owned by one runner; the core updates it in place (see `applyEvent`). */
@@ -69,13 +71,19 @@ export interface SchedulingState {
   queued: Set<number>;
   /** Steps dispatched and not yet settled. */
   inFlight: Set<number>;
-  /** Retry timers pending, by timer id. */
-  timers: Map<string, number>;
+  /** Timers pending, by timer id. */
+  timers: Map<string, PendingTimer>;
   /** Steps not yet settled; the run finishes when this reaches 0. */
   unsettledSteps: number;
   /** The first failure nobody handled; it fails the run. */
   unhandledFailure?: { nodeId: string; error: ErrorInfo };
 }
+
+/** Why a timer is pending: the run's timeout, a retry's backoff, or a step waiting to wake up. */
+export type PendingTimer =
+  | { kind: 'run-timeout'; dueAt: number }
+  | { kind: 'retry'; node: number; dueAt: number }
+  | { kind: 'wake'; node: number; dueAt: number };
 
 /** Events: facts, in the order they happened. The same list replays to the same state. */
 export type RunEvent =
@@ -83,6 +91,8 @@ export type RunEvent =
   | { type: 'step.started'; at: number; nodeId: string; attempt: number }
   | { type: 'step.succeeded'; at: number; nodeId: string; attempt: number; output: unknown; handles?: readonly string[] }
   | { type: 'step.failed'; at: number; nodeId: string; attempt: number; error: ErrorInfo }
+  /** The attempt finished but its step waits until `wakeAt` (a durable timer), then succeeds with `output`. */
+  | { type: 'step.waiting'; at: number; nodeId: string; attempt: number; wakeAt: number; output: unknown }
   | { type: 'timer.fired'; at: number; timerId: string }
   | { type: 'run.cancelled'; at: number; reason?: string };
 
@@ -99,4 +109,8 @@ export const RUN_TIMEOUT_TIMER = 'run-timeout';
 /** Timer id for the retry of `nodeId` before `attempt`. */
 export function retryTimerId(nodeId: string, attempt: number): string {
   return `retry:${nodeId}:${attempt}`;
+}
+/** Timer id for waking `nodeId` after its `attempt` asked to wait. */
+export function wakeTimerId(nodeId: string, attempt: number): string {
+  return `wake:${nodeId}:${attempt}`;
 }
