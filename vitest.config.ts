@@ -11,10 +11,16 @@ export default defineConfig({
       '@flowpilot/nodes': source('nodes'),
       '@flowpilot/runtime': source('runtime'),
       '@flowpilot/cli': source('cli'),
+      '@flowpilot/store': source('store'),
     },
   },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 20_000,
+    pool: 'forks',
+    // Keep vitest's default console output. Extra reporters can be added on the command line
+    // (e.g. `.ci/run` adds `--reporter=default --reporter=json --outputFile=...`).
+    reporters: ['default'],
   },
 });

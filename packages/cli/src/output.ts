@@ -15,7 +15,7 @@ const ICONS: Record<string, string> = {
 /** The lines printed by `validate` without `--json`. */
 export function formatValidation(file: string, report: ValidationReport, counts?: { nodes: number; edges: number }): string {
   const lines: string[] = [];
-  if (report.valid) lines.push(`✔ ${file} is valid${counts === undefined ? '' : ` (${counts.nodes} nodes, ${counts.edges} edges)`}`);
+  if (report.valid) lines.push(`✔ ${file} is valid${counts === undefined ? '' : ` (${plural(counts.nodes, 'node')}, ${plural(counts.edges, 'edge')})`}`);
   else lines.push(`✖ ${file} is invalid: ${report.errors.length} error${report.errors.length === 1 ? '' : 's'}`);
   for (const issue of report.errors) lines.push(`  error   ${describeIssue(issue)}`);
   for (const issue of report.warnings) lines.push(`  warning ${describeIssue(issue)}`);
@@ -23,7 +23,13 @@ export function formatValidation(file: string, report: ValidationReport, counts?
 }
 
 function describeIssue(issue: ValidationIssue): string {
-  return `${issue.code}${issue.path === undefined ? '' : ` at ${issue.path}`}: ${issue.message}`;
+  // Schema messages already start with their path.
+  const at = issue.path === undefined || issue.message.startsWith(issue.path) ? '' : ` at ${issue.path}`;
+  return `${issue.code}${at}: ${issue.message}`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 /** One progress line for a top-level run event, or undefined for events not worth a line. */

@@ -75,7 +75,7 @@ export interface NodeContext<P = Record<string, unknown>> {
 export type JoinMode = 'all' | 'any';
 
 /** A node type: metadata for the editor, a params schema, handles and `execute`. */
-export interface NodeType<P = any> {
+export interface NodeType<P = unknown> {
   readonly type: string;
   readonly title: string;
   readonly description: string;

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import {
   applyEvent,
   createRunState,
+  deepFreeze,
   FlowPilotError,
   planWorkflow,
   stateScopeSource,
@@ -90,7 +91,8 @@ export class MemoryRun {
       else signal.addEventListener('abort', onAbort, { once: true });
       void this.result.then(() => signal.removeEventListener('abort', onAbort));
     }
-    this.#apply({ type: 'run.started', at: this.#clock.now(), input: options.input });
+    // Nodes get a frozen copy: nothing a node does can change the input another node (or the caller) sees.
+    this.#apply({ type: 'run.started', at: this.#clock.now(), input: deepFreeze(structuredClone(options.input)) });
   }
 
   /** Cancels the run: in-flight attempts are aborted and the run ends `cancelled`. */

@@ -5,8 +5,6 @@ import { ExitCode, type CliIo } from '../io.js';
 import { formatProgress, formatRunSummary, formatValidation } from '../output.js';
 import { fileWorkflowLoader, parseInputOption, readWorkflowText } from '../workflow-file.js';
 
-/** Errors that mean "your input is wrong" rather than "the run failed". */
-const INVALID_INPUT_CODES = new Set(['INVALID_INPUT']);
 
 /**
  * `flowpilot run FILE [--input JSON|@file] [--json]`: runs in memory. Exit 0 succeeded, 1 failed or
@@ -46,5 +44,9 @@ export async function runCommand(
   const result = await run.result.finally(() => process.removeListener('SIGINT', onSigint));
   io.stdout.write(options.json === true ? `${JSON.stringify(result, null, 2)}\n` : formatRunSummary(result));
   if (result.status === 'succeeded') return ExitCode.OK;
-  return result.error !== undefined && INVALID_INPUT_CODES.has(result.error.code) ? ExitCode.INVALID : ExitCode.FAILED;
+  // Exit 2 only when the run's own input was rejected by a top-level `input` node; the same code
+  // coming out of a sub-workflow means this workflow passed bad data on: the run failed (1).
+  const failedNode = result.error?.nodeId === undefined ? undefined : report.plan.byId.get(result.error.nodeId);
+  const inputRejected = result.error?.code === 'INVALID_INPUT' && failedNode?.nodeType.type === 'input';
+  return inputRejected ? ExitCode.INVALID : ExitCode.FAILED;
 }

@@ -30,6 +30,7 @@ export function createRunState(plan: Plan, runId: string): RunState {
     status: 'pending',
     input: undefined,
     steps: plan.nodes.map((): StepState => ({ status: 'pending', attempts: 0, dispatched: false })),
+    touched: new Set(),
     scheduling: {
       unsettledInputs: plan.nodes.map((node) => node.incoming.length),
       activeSources: Array.from({ length: count }, () => []),
@@ -52,7 +53,7 @@ export function replayEvents(plan: Plan, runId: string, events: Iterable<RunEven
 
 /** Records `event` in `state` (in place) and returns the commands that follow. */
 export function applyEvent(plan: Plan, state: RunState, event: RunEvent): Command[] {
-  if (FINISHED_RUN_STATUSES.has(state.status)) return [];
+  if (FINISHED_RUN_STATUSES.has(state.status) && event.type !== 'run.retried') return [];
   const commands: Command[] = [];
   switch (event.type) {
     case 'run.started':
@@ -64,6 +65,7 @@ export function applyEvent(plan: Plan, state: RunState, event: RunEvent): Comman
       if (step === undefined) return [];
       step.status = 'running';
       step.startedAt ??= event.at;
+      state.touched.add(plan.byId.get(event.nodeId)!.index);
       return [];
     }
     case 'step.succeeded': {
@@ -87,6 +89,7 @@ export function applyEvent(plan: Plan, state: RunState, event: RunEvent): Comman
       state.scheduling.inFlight.delete(node.index);
       step.dispatched = false;
       step.status = 'waiting';
+      state.touched.add(node.index);
       step.output = event.output;
       step.wakeAt = event.wakeAt;
       const timerId = wakeTimerId(node.id, event.attempt);
@@ -96,6 +99,10 @@ export function applyEvent(plan: Plan, state: RunState, event: RunEvent): Comman
     }
     case 'timer.fired':
       timerFired(plan, state, event, commands);
+      break;
+    case 'run.retried':
+      if (state.status !== 'failed' && state.status !== 'cancelled') return [];
+      retryRun(plan, state, event.at, commands);
       break;
     case 'run.cancelled':
       finishEarly(plan, state, 'cancelled', { code: 'CANCELLED', message: event.reason ?? 'run cancelled', retryable: false }, event.at, commands);
@@ -120,6 +127,44 @@ function startRun(plan: Plan, state: RunState, event: { at: number; input: unkno
   }
 }
 
+/**
+ * Retries a failed or cancelled run from where it stopped: steps that failed without a handler or
+ * were cancelled go back to pending (keeping their attempt count, so new attempts get new
+ * idempotency keys); succeeded, skipped and routed steps keep their outputs.
+ */
+function retryRun(plan: Plan, state: RunState, at: number, commands: Command[]): void {
+  const scheduling = state.scheduling;
+  state.status = 'running';
+  delete state.error;
+  delete state.output;
+  delete state.finishedAt;
+  delete scheduling.unhandledFailure;
+  scheduling.ready = [];
+  scheduling.readyHead = 0;
+  scheduling.queued.clear();
+  for (const [index, step] of state.steps.entries()) {
+    const unhandled = step.status === 'failed' && (step.handles?.length ?? 0) === 0;
+    if (!unhandled && step.status !== 'cancelled') continue;
+    step.status = 'pending';
+    delete step.finishedAt;
+    delete step.handles;
+    state.touched.add(index);
+    scheduling.unsettledSteps += 1;
+    const node = plan.nodes[index]!;
+    const active = scheduling.activeSources[index]!.length > 0;
+    const startable = node.incoming.length === 0 || (active && (node.join === 'any' || scheduling.unsettledInputs[index] === 0));
+    if (startable) {
+      scheduling.ready.push(index);
+      scheduling.queued.add(index);
+    }
+  }
+  const timeoutMs = plan.workflow.settings.timeoutMs;
+  if (timeoutMs !== undefined) {
+    scheduling.timers.set(RUN_TIMEOUT_TIMER, { kind: 'run-timeout', dueAt: at + timeoutMs });
+    commands.push({ type: 'startTimer', timerId: RUN_TIMEOUT_TIMER, dueAt: at + timeoutMs });
+  }
+}
+
 /** The step if `attempt` is its current, dispatched attempt; stale or duplicate reports are ignored. */
 function currentAttempt(plan: Plan, state: RunState, nodeId: string, attempt: number): StepState | undefined {
   const node = plan.byId.get(nodeId);
@@ -139,6 +184,7 @@ function stepFailed(plan: Plan, state: RunState, event: Extract<RunEvent, { type
     const dueAt = event.at + retryDelayMs(node.retry, step.attempts + 1, `${state.runId}:${node.id}:${step.attempts}`);
     const timerId = retryTimerId(node.id, step.attempts + 1);
     step.status = 'waiting';
+    state.touched.add(node.index);
     step.retryAt = dueAt;
     state.scheduling.timers.set(timerId, { kind: 'retry', node: node.index, dueAt });
     commands.push({ type: 'startTimer', timerId, dueAt });
@@ -152,7 +198,8 @@ function stepFailed(plan: Plan, state: RunState, event: Extract<RunEvent, { type
     step.output = summary;
     settle(plan, state, node.index, 'failed', [ERROR_HANDLE], event.at);
   } else {
-    settle(plan, state, node.index, 'failed', [], event.at);
+    // No propagation: the run stops here, and `run.retried` can pick the step up again.
+    markSettled(state, node.index, 'failed', [], event.at);
     state.scheduling.unhandledFailure ??= { nodeId: node.id, error: event.error };
     finishEarly(plan, state, 'failed', { ...event.error, nodeId: node.id }, event.at, commands);
   }
@@ -175,6 +222,7 @@ function timerFired(plan: Plan, state: RunState, event: { at: number; timerId: s
     return;
   }
   step.status = 'pending';
+  state.touched.add(timer.node);
   delete step.retryAt;
   state.scheduling.ready.push(timer.node);
   state.scheduling.queued.add(timer.node);
@@ -214,6 +262,7 @@ function settle(plan: Plan, state: RunState, index: number, status: 'succeeded' 
 
 function markSettled(state: RunState, index: number, status: StepState['status'], handles: readonly string[], at: number): void {
   const step = state.steps[index]!;
+  state.touched.add(index);
   step.status = status;
   step.dispatched = false;
   step.handles = handles;
@@ -231,6 +280,7 @@ function advance(plan: Plan, state: RunState, at: number, commands: Command[]): 
     const step = state.steps[index]!;
     scheduling.queued.delete(index);
     step.attempts += 1;
+    state.touched.add(index);
     step.dispatched = true;
     step.inputs ??= scheduling.activeSources[index]!.map((source) => plan.nodes[source]!.id);
     scheduling.inFlight.add(index);
@@ -283,8 +333,9 @@ function finishEarly(plan: Plan, state: RunState, status: 'failed' | 'cancelled'
     commands.push({ type: 'abortStep', nodeId: plan.nodes[index]!.id, attempt: state.steps[index]!.attempts, reason });
   }
   state.scheduling.inFlight.clear();
-  for (const step of state.steps) {
+  for (const [index, step] of state.steps.entries()) {
     if (step.status === 'pending' || step.status === 'running' || step.status === 'waiting') {
+      state.touched.add(index);
       step.status = 'cancelled';
       step.dispatched = false;
       step.finishedAt = at;

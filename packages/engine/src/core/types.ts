@@ -54,6 +54,11 @@ export interface RunState {
   error?: ErrorInfo & { nodeId?: string };
   startedAt?: number;
   finishedAt?: number;
+  /**
+   * Indices of steps changed by events since the owner last cleared it: a durable runner writes
+   * just those rows. Not part of the run's logical state (replay comparisons ignore it).
+   */
+  touched: Set<number>;
   /** Scheduling bookkeeping: derived from the events, rebuilt identically by replay. */
   scheduling: SchedulingState;
 }
@@ -94,7 +99,9 @@ export type RunEvent =
   /** The attempt finished but its step waits until `wakeAt` (a durable timer), then succeeds with `output`. */
   | { type: 'step.waiting'; at: number; nodeId: string; attempt: number; wakeAt: number; output: unknown }
   | { type: 'timer.fired'; at: number; timerId: string }
-  | { type: 'run.cancelled'; at: number; reason?: string };
+  | { type: 'run.cancelled'; at: number; reason?: string }
+  /** Retry a failed or cancelled run from its failed and cancelled steps. */
+  | { type: 'run.retried'; at: number };
 
 /** Commands: what the runner must do after an event. */
 export type Command =

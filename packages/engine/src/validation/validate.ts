@@ -3,6 +3,7 @@
  * throws, whatever JSON value it is given.
  */
 import { FlowPilotError, NonRetryableError } from '../errors.js';
+import { deepFreeze } from '../core/scope.js';
 import type { NodeRegistry } from '../node-type.js';
 import type { Plan, PlannedDeferred, PlannedEdge, PlannedNode } from '../plan/types.js';
 import { retryPolicySchema, workflowSchema, type Workflow } from '../workflow/schema.js';
@@ -70,7 +71,7 @@ function validateUnsafe(value: unknown, registry: NodeRegistry, issues: IssueCol
   }
   const draft = checkStructure(nodes, edges ?? [], [], registry, issues);
   const workflow: Workflow | undefined = header.success
-    ? { ...header.data, nodes: draft.nodes.map((node) => node.node), edges: draft.edges.map((edge) => edge.edge) }
+    ? { ...header.data, vars: deepFreeze(header.data.vars), nodes: draft.nodes.map((node) => node.node), edges: draft.edges.map((edge) => edge.edge) }
     : undefined;
   const plan = checkGraph(draft, workflow, new Set(), [], registry, issues);
   const valid = issues.errors.length === 0 && plan !== undefined && workflow !== undefined;
