@@ -31,7 +31,7 @@ export function buildScope(
 ): Record<string, unknown> {
   const scope: Record<string, unknown> = { input: source.input, vars: plan.workflow.vars };
   for (const name of names) {
-    if (name in scope) continue;
+    if (Object.hasOwn(scope, name)) continue;
     const node = plan.byId.get(name);
     if (node !== undefined) scope[name] = source.outputOf(node.index);
     else if (outer !== undefined && Object.hasOwn(outer, name)) scope[name] = outer[name];

@@ -52,7 +52,12 @@ export async function resolveValue(compiled: CompiledValue, scope: Scope, clock:
     }
     case 'object': {
       const result: Record<string, unknown> = {};
-      for (const [key, item] of compiled.entries) result[key] = await resolveValue(item, scope, clock);
+      for (const [key, item] of compiled.entries) {
+        const value = await resolveValue(item, scope, clock);
+        // A plain assignment to "__proto__" would set the prototype instead of a key.
+        if (key === '__proto__') Object.defineProperty(result, key, { value, enumerable: true, writable: true, configurable: true });
+        else result[key] = value;
+      }
       return result;
     }
     case 'array': {

@@ -85,8 +85,12 @@ function compileString(value: string, problems: TemplateProblem[], path: Readonl
     cursor = found.end + CLOSE.length;
   }
   if (cursor < value.length) parts.push(value.slice(cursor));
-  const [only] = parts;
-  if (parts.length === 1 && only !== undefined && typeof only !== 'string') return { kind: 'expression', expression: only };
+  // One template with only whitespace around it keeps the value's type: " {{ false }} " is false.
+  const expressions = parts.filter((part): part is CompiledExpression => typeof part !== 'string');
+  const [only] = expressions;
+  if (expressions.length === 1 && only !== undefined && parts.every((part) => typeof part !== 'string' || part.trim() === '')) {
+    return { kind: 'expression', expression: only };
+  }
   return { kind: 'interpolation', parts };
 }
 

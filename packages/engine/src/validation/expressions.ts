@@ -1,5 +1,5 @@
 /** Compiles a node's templates and checks that every name they read is in scope. */
-import { compileValue, collectValueRootNames, type CompiledValue, type TemplateProblem } from '../expressions/template.js';
+import { compileValue, collectValueRootNames, expressionsOf, type CompiledValue, type TemplateProblem } from '../expressions/template.js';
 import type { DeferredParam } from '../node-type.js';
 import type { DraftGraph, DraftNode, JsonPath } from './graph.js';
 import { RESERVED_NAMES } from './graph.js';
@@ -55,7 +55,9 @@ export function compileNode(draft: DraftNode, issues: IssueCollector): CompiledN
   }
   const params = compileValue(eager, problems, []);
   collectValueRootNames(params, compiled.rootNames);
-  for (const name of compiled.rootNames) if (!compiled.reads.has(name)) compiled.reads.set(name, dataPath);
+  for (const { path, expression } of expressionsOf(params)) {
+    for (const name of expression.rootNames) if (!compiled.reads.has(name)) compiled.reads.set(name, [...dataPath, ...path]);
+  }
   for (const problem of problems) {
     issues.error({
       code: 'INVALID_EXPRESSION',
