@@ -133,6 +133,8 @@ export interface RunWrite {
   runId: string;
   /** `last_seq` the writer saw under its lock; the store refuses a write that does not match. */
   expectedSeq: number;
+  /** The run's priority, copied onto its queue items. */
+  priority: number;
   events: readonly RunEvent[];
   steps: readonly StepWrite[];
   run?: RunUpdate;

@@ -1,0 +1,26 @@
+/** Chooses the backend: PostgreSQL when a postgres:// URL is given, else the embedded SQLite file. */
+import { resolve } from 'node:path';
+import { SqliteStore } from './sqlite/store.js';
+import type { Store } from './types.js';
+
+export interface OpenStoreOptions {
+  /** `postgres://…` or a SQLite file path; defaults to `FLOWPILOT_DATABASE_URL`, then `./data/flowpilot.db`. */
+  url?: string;
+  payloadThreshold?: number;
+  /** Apply pending migrations (default true). */
+  migrate?: boolean;
+}
+
+/** Opens (and by default migrates) the store the configuration names. */
+export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
+  const url = options.url ?? process.env.FLOWPILOT_DATABASE_URL ?? resolve('data', 'flowpilot.db');
+  let store: Store;
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const { PostgresStore } = await import('./postgres/store.js');
+    store = new PostgresStore({ connectionString: url, payloadThreshold: options.payloadThreshold });
+  } else {
+    store = new SqliteStore({ filename: url.replace(/^sqlite:(\/\/)?/, ''), payloadThreshold: options.payloadThreshold });
+  }
+  if (options.migrate !== false) await store.migrate();
+  return store;
+}

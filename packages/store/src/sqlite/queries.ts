@@ -1,0 +1,281 @@
+/** The SQLite store's operations, synchronous; `SqliteStore` serialises and wraps them. */
+import { FlowPilotError, type RunStatus, type StepStatus } from '@flowpilot/engine';
+import { decodeEvent, encodeEvent, fromJson, needsOutputs, placeOutput, SequenceConflictError, toJson, type StoredError } from '../codec.js';
+import type {
+  ClaimedStep,
+  ClaimOptions,
+  DueTimer,
+  NewRun,
+  RunRecord,
+  RunWrite,
+  StepRecord,
+  StoredEvent,
+  StoreTransaction,
+  WorkflowRecord,
+  WorkflowVersionRecord,
+} from '../types.js';
+import type { Statements } from './statements.js';
+
+export type Row = Record<string, unknown>;
+
+export class SqliteQueries {
+  #pendingWork = false;
+
+  constructor(
+    private readonly s: Statements,
+    private readonly payloadThreshold: number,
+    private readonly notify: () => void,
+  ) {}
+
+  /** A transaction view: async signatures over the synchronous statements. */
+  transaction(): StoreTransaction {
+    return {
+      lockRuns: async (ws, ids) => {
+        // BEGIN IMMEDIATE already holds the database write lock: reading is locking.
+        const runs = new Map<string, RunRecord>();
+        for (const id of ids) {
+          const run = this.getRun(ws, id);
+          if (run !== undefined) runs.set(id, run);
+        }
+        return runs;
+      },
+      lockWorkflow: async (ws, id) => this.getWorkflow(ws, id),
+      countRunning: async (ws, id) => (this.s.countRunning.get(ws, id) as { n: number }).n,
+      nextPendingRun: async (ws, id) => {
+        const row = this.s.nextPending.get(ws, id) as Row | undefined;
+        return row === undefined ? undefined : this.#run(row);
+      },
+      insertRun: async (run) => this.insertRun(run),
+      readEvents: async (ws, runId, afterSeq) => this.readEvents(ws, runId, afterSeq),
+      releaseLease: async (ws, runId, nodeId, token) => this.s.releaseLease.run(ws, runId, nodeId, token).changes === 1,
+      write: async (write) => this.write(write),
+    };
+  }
+
+  flushNotifications(): void {
+    if (this.#pendingWork) {
+      this.#pendingWork = false;
+      this.notify();
+    }
+  }
+
+  dropNotifications(): void {
+    this.#pendingWork = false;
+  }
+
+  getWorkflow(ws: string, id: string): WorkflowRecord | undefined {
+    const row = this.s.getWorkflow.get(ws, id) as Row | undefined;
+    if (row === undefined) return undefined;
+    return {
+      workspaceId: row.workspace_id as string,
+      id: row.id as string,
+      name: row.name as string,
+      latestVersion: row.latest_version as number,
+      maxConcurrentRuns: (row.max_concurrent_runs as number | null) ?? null,
+      createdAt: row.created_at as number,
+      updatedAt: row.updated_at as number,
+    };
+  }
+
+  getWorkflowVersion(ws: string, workflowId: string, version?: number): WorkflowVersionRecord | undefined {
+    const wanted = version ?? this.getWorkflow(ws, workflowId)?.latestVersion;
+    if (wanted === undefined) return undefined;
+    const row = this.s.getVersion.get(ws, workflowId, wanted) as Row | undefined;
+    if (row === undefined) return undefined;
+    return { workspaceId: ws, workflowId, version: row.version as number, definition: JSON.parse(row.definition as string), createdAt: row.created_at as number };
+  }
+
+  saveWorkflowVersion(input: { workspaceId: string; workflowId: string; name: string; definition: unknown; now: number }): WorkflowVersionRecord {
+    const { workspaceId: ws, workflowId, name, now } = input;
+    const text = JSON.stringify(input.definition);
+    const existing = this.getWorkflow(ws, workflowId);
+    if (existing !== undefined) {
+      const latest = this.s.getVersion.get(ws, workflowId, existing.latestVersion) as Row | undefined;
+      if (latest !== undefined && latest.definition === text) return this.getWorkflowVersion(ws, workflowId, existing.latestVersion)!;
+      const version = existing.latestVersion + 1;
+      this.s.insertVersion.run(ws, workflowId, version, text, now);
+      this.s.bumpWorkflow.run(version, name, now, ws, workflowId);
+      return { workspaceId: ws, workflowId, version, definition: JSON.parse(text), createdAt: now };
+    }
+    this.s.insertWorkflow.run(ws, workflowId, name, now, now);
+    this.s.insertVersion.run(ws, workflowId, 1, text, now);
+    return { workspaceId: ws, workflowId, version: 1, definition: JSON.parse(text), createdAt: now };
+  }
+
+  setWorkflowConcurrency(ws: string, id: string, limit: number | null): void {
+    if (this.s.setConcurrency.run(limit, ws, id).changes !== 1) {
+      throw new FlowPilotError('WORKFLOW_NOT_FOUND', `workflow "${id}" not found`, { retryable: false });
+    }
+  }
+
+  getRun(ws: string, id: string): RunRecord | undefined {
+    const row = this.s.getRun.get(ws, id) as Row | undefined;
+    return row === undefined ? undefined : this.#run(row);
+  }
+
+  #run(row: Row): RunRecord {
+    const run: RunRecord = {
+      workspaceId: row.workspace_id as string,
+      id: row.id as string,
+      workflowId: row.workflow_id as string,
+      version: row.version as number,
+      status: row.status as RunStatus,
+      priority: row.priority as number,
+      input: fromJson(row.input as string | null),
+      createdAt: row.created_at as number,
+      lastSeq: row.last_seq as number,
+    };
+    const output = row.output_payload_id === null ? fromJson(row.output as string | null) : this.#payload(row.workspace_id as string, row.output_payload_id as string);
+    if (output !== undefined) run.output = output;
+    const error = fromJson<StoredError>(row.error as string | null);
+    if (error !== undefined) run.error = error;
+    if (row.started_at !== null) run.startedAt = row.started_at as number;
+    if (row.finished_at !== null) run.finishedAt = row.finished_at as number;
+    return run;
+  }
+
+  #payload(ws: string, id: string): unknown {
+    const row = this.s.getPayload.get(ws, id) as { data: string } | undefined;
+    return row === undefined ? undefined : JSON.parse(row.data);
+  }
+
+  insertRun(run: NewRun): void {
+    this.s.insertRun.run(run.workspaceId, run.id, run.workflowId, run.version, run.priority, toJson(run.input), run.createdAt);
+  }
+
+  getSteps(ws: string, runId: string): StepRecord[] {
+    return (this.s.getSteps.all(ws, runId) as Row[]).map((row) => {
+      const step: StepRecord = { runId, nodeId: row.node_id as string, status: row.status as StepStatus, attempts: row.attempts as number };
+      const output = row.output_payload_id === null ? fromJson(row.output as string | null) : this.#payload(ws, row.output_payload_id as string);
+      if (output !== undefined) step.output = output;
+      const error = fromJson<StoredError>(row.error as string | null);
+      if (error !== undefined) step.error = error;
+      if (row.started_at !== null) step.startedAt = row.started_at as number;
+      if (row.finished_at !== null) step.finishedAt = row.finished_at as number;
+      return step;
+    });
+  }
+
+  readOutputs(ws: string, runId: string, nodeIds: readonly string[]): Map<string, unknown> {
+    const wanted = new Set(nodeIds);
+    const outputs = new Map<string, unknown>();
+    for (const row of this.s.stepOutputs.all(ws, runId) as Row[]) {
+      const nodeId = row.node_id as string;
+      if (!wanted.has(nodeId)) continue;
+      outputs.set(nodeId, row.output_payload_id === null ? fromJson(row.output as string) : this.#payload(ws, row.output_payload_id as string));
+    }
+    return outputs;
+  }
+
+  readEvents(ws: string, runId: string, afterSeq: number): StoredEvent[] {
+    const rows = this.s.readEvents.all(ws, runId, afterSeq) as Array<{ seq: number; type: string; data: string }>;
+    if (rows.length === 0) return [];
+    const outputs = needsOutputs(rows) ? this.readOutputs(ws, runId, rows.filter((row) => row.type.startsWith('step.')).map((row) => (JSON.parse(row.data) as { nodeId: string }).nodeId)) : new Map<string, unknown>();
+    const input = rows.some((row) => row.type === 'run.started') ? this.getRun(ws, runId)?.input : undefined;
+    return rows.map((row) => decodeEvent(row.seq, row.data, outputs, input));
+  }
+
+  write(w: RunWrite): void {
+    const { workspaceId: ws, runId } = w;
+    if (w.events.length > 0 && this.s.bumpSeq.run(w.expectedSeq + w.events.length, ws, runId, w.expectedSeq).changes !== 1) {
+      throw new SequenceConflictError(runId, w.expectedSeq);
+    }
+    w.events.forEach((event, index) => {
+      const row = encodeEvent(event);
+      this.s.insertEvent.run(ws, runId, w.expectedSeq + index + 1, row.type, row.nodeId, row.at, row.data);
+    });
+    for (const step of w.steps) {
+      const placed = placeOutput(step.output, this.payloadThreshold);
+      const payloadId = placed.payload === null ? null : `step:${runId}:${step.nodeId}`;
+      if (placed.payload !== null) this.s.upsertPayload.run(ws, payloadId, runId, placed.payload);
+      this.s.upsertStep.run({
+        ws,
+        run: runId,
+        node: step.nodeId,
+        status: step.status,
+        attempts: step.attempts,
+        output: placed.inline,
+        payload: payloadId,
+        keepOutput: step.output === undefined ? 1 : 0,
+        error: toJson(step.error),
+        startedAt: step.startedAt ?? null,
+        finishedAt: step.finishedAt ?? null,
+      });
+    }
+    for (const nodeId of w.dequeue) this.s.dequeue.run(ws, runId, nodeId);
+    for (const item of w.enqueue) {
+      this.s.enqueue.run({
+        ws,
+        run: runId,
+        node: item.nodeId,
+        attempt: item.attempt,
+        inputs: JSON.stringify(item.inputs),
+        priority: w.priority,
+        owner: item.lease?.owner ?? null,
+        token: item.lease?.token ?? null,
+        expires: item.lease?.expiresAt ?? 0,
+        claims: item.lease === undefined ? 0 : 1,
+        claimedAt: item.lease === undefined ? null : w.events.at(-1)?.at ?? null,
+      });
+      if (item.lease === undefined) this.#pendingWork = true;
+    }
+    for (const timer of w.timersSet) this.s.upsertTimer.run(ws, runId, timer.timerId, timer.dueAt);
+    for (const timerId of w.timersDeleted) this.s.deleteTimer.run(ws, runId, timerId);
+    if (w.run !== undefined) {
+      const placed = placeOutput(w.run.output, this.payloadThreshold);
+      const payloadId = placed.payload === null ? null : `run:${runId}`;
+      if (placed.payload !== null) this.s.upsertPayload.run(ws, payloadId, runId, placed.payload);
+      this.s.updateRun.run(w.run.status, placed.inline, payloadId, toJson(w.run.error), w.run.startedAt ?? null, w.run.finishedAt ?? null, ws, runId);
+    }
+  }
+
+  claimSteps(options: ClaimOptions): ClaimedStep[] {
+    const rows = this.s.claim.all({ owner: options.owner, expires: options.now + options.leaseMs, now: options.now, limit: options.limit }) as Row[];
+    return rows.map((row) => {
+      const ws = row.workspace_id as string;
+      const runId = row.run_id as string;
+      const nodeId = row.node_id as string;
+      this.s.markRunning.run(options.now, ws, runId, nodeId);
+      const run = this.s.getRun.get(ws, runId) as Row;
+      return {
+        workspaceId: ws,
+        runId,
+        workflowId: run.workflow_id as string,
+        version: run.version as number,
+        nodeId,
+        attempt: row.attempt as number,
+        inputs: JSON.parse(row.inputs as string) as string[],
+        lease: { owner: row.lease_owner as string, token: row.lease_token as string, expiresAt: row.lease_expires_at as number },
+        claims: row.claims as number,
+        claimedAt: row.claimed_at as number,
+      };
+    });
+  }
+
+  extendLeases(owner: string, tokens: readonly string[], expiresAt: number): string[] {
+    return tokens.filter((token) => this.s.extendLease.run(expiresAt, token, owner).changes !== 1);
+  }
+
+  claimDueTimers(options: ClaimOptions): DueTimer[] {
+    const rows = this.s.claimTimers.all({ expires: options.now + options.leaseMs, now: options.now, limit: options.limit }) as Row[];
+    return rows.map((row) => ({ workspaceId: row.workspace_id as string, runId: row.run_id as string, timerId: row.timer_id as string, dueAt: row.due_at as number }));
+  }
+
+  nextTimerDue(): number | undefined {
+    const row = this.s.nextTimer.get() as { due: number | null };
+    return row.due ?? undefined;
+  }
+
+  queueDepth(now: number): number {
+    return (this.s.queueDepth.get(now) as { n: number }).n;
+  }
+
+  pruneRuns(before: number, limit: number): number {
+    const runs = this.s.prunable.all(before, limit) as Array<{ workspace_id: string; id: string }>;
+    for (const run of runs) {
+      for (const statement of this.s.deleteRunRows) statement.run(run.workspace_id, run.id);
+      this.s.deleteRun.run(run.workspace_id, run.id);
+    }
+    return runs.length;
+  }
+}
