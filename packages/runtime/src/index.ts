@@ -5,5 +5,7 @@
 export * from './clock.js';
 export * from './attempt.js';
 export * from './result.js';
-export { MemoryRun, runWorkflow, type LogEntry, type MemoryRunOptions, type WorkflowLoader } from './memory-runner.js';
+export { MemoryRun, runWorkflow } from './memory-runner.js';
+export type { LogEntry, MemoryRunOptions, WorkflowLoader } from './options.js';
 export { LazyAbort } from './abort.js';
+export { createChildRunner, type RunStarter } from './children.js';

@@ -13,55 +13,16 @@ import {
   stateScopeSource,
   type Command,
   type ErrorInfo,
-  type LogLevel,
-  type NodeRegistry,
   type Plan,
   type RunEvent,
   type RunState,
-  type Scope,
-  type WorkflowRef,
 } from '@flowpilot/engine';
 import { LazyAbort } from './abort.js';
-import { childFailure, outcomeEvent, runAttempt, type ChildRunner } from './attempt.js';
+import { outcomeEvent, runAttempt, type ChildRunner } from './attempt.js';
+import { createChildRunner } from './children.js';
+import type { MemoryRunOptions } from './options.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { summarizeRun, type RunResult } from './result.js';
-
-/** A log line written by a node. */
-export interface LogEntry {
-  runId: string;
-  nodeId: string;
-  attempt: number;
-  level: LogLevel;
-  message: string;
-  fields?: Record<string, unknown>;
-  at: number;
-}
-
-/** Loads a workflow for the `subworkflow` node; `from` is the file of the workflow asking. */
-export type WorkflowLoader = (ref: WorkflowRef, from: string | undefined) => Promise<{ workflow: unknown; source?: string }>;
-
-/** Options of an in-memory run. */
-export interface MemoryRunOptions {
-  registry: NodeRegistry;
-  input?: unknown;
-  runId?: string;
-  clock?: Clock;
-  /** Aborting it cancels the run. */
-  signal?: AbortSignal;
-  /** Every event of this run and its child runs, as it is recorded. */
-  onEvent?: (event: RunEvent, run: { runId: string; depth: number }) => void;
-  onLog?: (entry: LogEntry) => void;
-  /** Resolves `subworkflow` references; without it, the node fails with `NO_WORKFLOW_LOADER`. */
-  loadWorkflow?: WorkflowLoader;
-  /** The file the workflow came from (relative sub-workflow files resolve against it). */
-  source?: string;
-  /** Maximum nesting of sub-graphs and sub-workflows (default 16). */
-  maxDepth?: number;
-  /** Internal: nesting of this run, the sources above it, names lent by an enclosing graph. */
-  depth?: number;
-  lineage?: readonly string[];
-  outerScope?: Scope;
-}
 
 /** A run in progress: await `result`, or `cancel()` it. */
 export class MemoryRun {
@@ -163,39 +124,9 @@ export class MemoryRun {
   }
 
   #children(): ChildRunner {
-    const options = this.#options;
-    const maxDepth = options.maxDepth ?? 16;
-    const depth = this.#depth + 1;
-    const lineage = options.lineage ?? (options.source === undefined ? [] : [options.source]);
-    const child = async (plan: Plan, input: unknown, extra: Partial<MemoryRunOptions>, label: string): Promise<unknown> => {
-      if (depth > maxDepth) {
-        throw new FlowPilotError('MAX_DEPTH', `${label}: nesting exceeds ${maxDepth} levels (${[...lineage, label].join(' → ')})`, { retryable: false });
-      }
-      const run = new MemoryRun(plan, { ...options, runId: `${this.runId}/${label}`, input, depth, lineage, outerScope: undefined, ...extra });
-      const result = await run.result;
-      if (result.status !== 'succeeded') throw childFailure(label, result.error ?? { code: 'CHILD_FAILED', message: result.status });
-      return result.output;
-    };
-    return {
-      runSubgraph: (plan, input, outerScope, signal, label) => child(plan, input, { outerScope, signal }, label),
-      runWorkflow: async (ref, input, signal) => {
-        const label = ref.file ?? `${ref.workflowId ?? '?'}${ref.version === undefined ? '' : `@${ref.version}`}`;
-        if (options.loadWorkflow === undefined) {
-          throw new FlowPilotError('NO_WORKFLOW_LOADER', `cannot load workflow "${label}": this runner has no workflow loader`, { retryable: false });
-        }
-        const loaded = await options.loadWorkflow(ref, options.source);
-        let plan: Plan;
-        try {
-          plan = planWorkflow(loaded.workflow, options.registry);
-        } catch (error) {
-          const info = error as FlowPilotError;
-          throw new FlowPilotError('SUBWORKFLOW_INVALID', `sub-workflow "${label}": ${info.message}`, { retryable: false, details: info.details });
-        }
-        const source = loaded.source ?? label;
-        return child(plan, input, { signal, source, lineage: [...lineage, source] }, label);
-      },
-    };
+    return createChildRunner(this.runId, this.#depth, this.#options, (plan, options) => new MemoryRun(plan, options).result);
   }
+
 }
 
 /** Runs a workflow (JSON value, string or plan) in memory and resolves when it finishes. */
