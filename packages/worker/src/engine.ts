@@ -1,0 +1,192 @@
+/**
+ * The durable engine: the operations that change runs (start, complete attempts, fire timers,
+ * cancel, retry), each one store transaction. Workers, the CLI and (later) the API server call it;
+ * any number of processes may, concurrently, on one database.
+ */
+import { randomUUID } from 'node:crypto';
+import { FINISHED_RUN_STATUSES, FlowPilotError, planWorkflow, type NodeRegistry, type RunEvent } from '@flowpilot/engine';
+import { outcomeEvent, systemClock, type AttemptOutcome, type Clock } from '@flowpilot/runtime';
+import { DEFAULT_WORKSPACE_ID, type DueTimer, type RunRecord, type Store, type StoreTransaction, type WorkflowVersionRecord } from '@flowpilot/store';
+import { PlanCache } from './plans.js';
+import { RunStateCache } from './state-cache.js';
+import { RunTransitions, type LeaseAllocator, type LeasedStep } from './transitions.js';
+
+export interface DurableEngineOptions {
+  store: Store;
+  registry: NodeRegistry;
+  clock?: Clock;
+  /** Runs whose state a process keeps cached (default 1000). */
+  stateCacheSize?: number;
+}
+
+export interface StartRunOptions {
+  workspaceId?: string;
+  workflowId: string;
+  /** Defaults to the latest version; the run is pinned to it. */
+  version?: number;
+  input?: unknown;
+  /** Higher runs first (default 0). */
+  priority?: number;
+  runId?: string;
+}
+
+/** A finished attempt to record: which lease ran it and what came out. */
+export interface CompletedAttempt {
+  step: Pick<LeasedStep, 'workspaceId' | 'runId' | 'nodeId' | 'attempt' | 'claimedAt'> & { lease: { token: string } };
+  outcome: AttemptOutcome;
+  finishedAt: number;
+}
+
+export class DurableEngine {
+  readonly store: Store;
+  readonly registry: NodeRegistry;
+  readonly plans: PlanCache;
+  readonly states: RunStateCache;
+  readonly #transitions: RunTransitions;
+  readonly #clock: Clock;
+
+  constructor(options: DurableEngineOptions) {
+    this.store = options.store;
+    this.registry = options.registry;
+    this.#clock = options.clock ?? systemClock;
+    this.plans = new PlanCache(options.store, options.registry);
+    this.states = new RunStateCache(options.stateCacheSize);
+    this.#transitions = new RunTransitions(this.plans, this.states);
+  }
+
+  /** Validates and saves a definition as the workflow's next version (unchanged → same version). */
+  async saveWorkflow(workflowId: string, definition: unknown, workspaceId = DEFAULT_WORKSPACE_ID): Promise<WorkflowVersionRecord> {
+    const plan = planWorkflow(definition, this.registry);
+    return this.store.saveWorkflowVersion({ workspaceId, workflowId, name: plan.workflow.name, definition, now: this.#clock.now() });
+  }
+
+  /** Creates a run pinned to a version; starts it now unless the workflow's concurrency limit is reached. */
+  async startRun(options: StartRunOptions): Promise<RunRecord> {
+    const workspaceId = options.workspaceId ?? DEFAULT_WORKSPACE_ID;
+    const version = options.version ?? (await this.store.getWorkflow(workspaceId, options.workflowId))?.latestVersion;
+    if (version === undefined) throw new FlowPilotError('WORKFLOW_NOT_FOUND', `workflow "${options.workflowId}" not found`, { retryable: false });
+    await this.plans.get(workspaceId, options.workflowId, version); // fails early on a missing version
+    const runId = options.runId ?? randomUUID();
+    const now = this.#clock.now();
+    await this.#transaction(async (tx) => {
+      const workflow = await tx.lockWorkflow(workspaceId, options.workflowId);
+      await tx.insertRun({ workspaceId, id: runId, workflowId: options.workflowId, version, priority: options.priority ?? 0, input: options.input ?? {}, createdAt: now });
+      const limit = workflow?.maxConcurrentRuns ?? null;
+      if (limit === null || (await tx.countRunning(workspaceId, options.workflowId)) < limit) {
+        await this.#startLocked(tx, workspaceId, runId, now);
+      }
+    });
+    return (await this.store.getRun(workspaceId, runId))!;
+  }
+
+  /** Records finished attempts (one transaction for the batch); returns steps leased to the caller. */
+  async completeAttempts(attempts: readonly CompletedAttempt[], lease?: LeaseAllocator): Promise<LeasedStep[]> {
+    if (attempts.length === 0) return [];
+    const byRun = groupBy(attempts, (item) => `${item.step.workspaceId}\u0000${item.step.runId}`);
+    const now = this.#clock.now();
+    return this.#transaction(async (tx) => {
+      const leased: LeasedStep[] = [];
+      for (const group of byRun.values()) {
+        const { workspaceId, runId } = group[0]!.step;
+        const run = (await tx.lockRuns(workspaceId, [runId])).get(runId);
+        const events: RunEvent[] = [];
+        const dequeue: string[] = [];
+        for (const { step, outcome, finishedAt } of group) {
+          // Only the lease holder may record: a worker that lost its lease (it stalled, another
+          // took over) is ignored, so no success is ever recorded twice.
+          if (!(await tx.releaseLease(workspaceId, runId, step.nodeId, step.lease.token))) continue;
+          dequeue.push(step.nodeId);
+          if (run === undefined || FINISHED_RUN_STATUSES.has(run.status)) continue;
+          events.push({ type: 'step.started', at: step.claimedAt, nodeId: step.nodeId, attempt: step.attempt });
+          events.push(outcomeEvent(outcome, step.nodeId, step.attempt, finishedAt));
+        }
+        if (run === undefined || events.length === 0) continue;
+        const result = await this.#transitions.apply(tx, run, events, { now, dequeue, lease });
+        leased.push(...result.leased);
+        if (result.finished) leased.push(...(await this.#admitNext(tx, run, now, lease)));
+      }
+      return leased;
+    });
+  }
+
+  /** Fires due timers (retries, delays, run timeouts). */
+  async fireTimers(timers: readonly DueTimer[], lease?: LeaseAllocator): Promise<LeasedStep[]> {
+    if (timers.length === 0) return [];
+    const now = this.#clock.now();
+    return this.#transaction(async (tx) => {
+      const leased: LeasedStep[] = [];
+      for (const group of groupBy(timers, (timer) => `${timer.workspaceId}\u0000${timer.runId}`).values()) {
+        const { workspaceId, runId } = group[0]!;
+        const run = (await tx.lockRuns(workspaceId, [runId])).get(runId);
+        if (run === undefined) continue;
+        const timerIds = group.map((timer) => timer.timerId);
+        const events: RunEvent[] = FINISHED_RUN_STATUSES.has(run.status) ? [] : timerIds.map((timerId) => ({ type: 'timer.fired', at: now, timerId }));
+        const result = await this.#transitions.apply(tx, run, events, { now, timersDeleted: timerIds, lease });
+        leased.push(...result.leased);
+        if (result.finished) leased.push(...(await this.#admitNext(tx, run, now, lease)));
+      }
+      return leased;
+    });
+  }
+
+  /** Cancels a run: in-flight attempts lose their leases (their workers abort), the run ends `cancelled`. */
+  async cancelRun(runId: string, reason = 'run cancelled', workspaceId = DEFAULT_WORKSPACE_ID): Promise<RunRecord> {
+    return this.#control(workspaceId, runId, { type: 'run.cancelled', at: this.#clock.now(), reason }, (run) => !FINISHED_RUN_STATUSES.has(run.status));
+  }
+
+  /** Retries a failed or cancelled run from its failed steps; succeeded outputs are kept, same version. */
+  async retryRun(runId: string, workspaceId = DEFAULT_WORKSPACE_ID): Promise<RunRecord> {
+    return this.#control(workspaceId, runId, { type: 'run.retried', at: this.#clock.now() }, (run) => run.status === 'failed' || run.status === 'cancelled');
+  }
+
+  async #control(workspaceId: string, runId: string, event: RunEvent, allowed: (run: RunRecord) => boolean): Promise<RunRecord> {
+    await this.#transaction(async (tx) => {
+      const run = (await tx.lockRuns(workspaceId, [runId])).get(runId);
+      if (run === undefined) throw new FlowPilotError('RUN_NOT_FOUND', `run "${runId}" not found`, { retryable: false });
+      if (!allowed(run)) throw new FlowPilotError('INVALID_RUN_STATE', `run "${runId}" is ${run.status}: cannot apply ${event.type}`, { retryable: false });
+      const result = await this.#transitions.apply(tx, run, [event], { now: event.at });
+      if (result.finished) await this.#admitNext(tx, run, event.at, undefined);
+    });
+    return (await this.store.getRun(workspaceId, runId))!;
+  }
+
+  /** Starts a locked pending run. */
+  async #startLocked(tx: StoreTransaction, workspaceId: string, runId: string, now: number, lease?: LeaseAllocator): Promise<LeasedStep[]> {
+    const run = (await tx.lockRuns(workspaceId, [runId])).get(runId)!;
+    const result = await this.#transitions.apply(tx, run, [{ type: 'run.started', at: now, input: run.input }], { now, lease });
+    return result.leased;
+  }
+
+  /** A run of a limited workflow finished: start the next pending one, by priority then age. */
+  async #admitNext(tx: StoreTransaction, finished: RunRecord, now: number, lease: LeaseAllocator | undefined): Promise<LeasedStep[]> {
+    const workflow = await tx.lockWorkflow(finished.workspaceId, finished.workflowId);
+    if (workflow?.maxConcurrentRuns == null) return [];
+    if ((await tx.countRunning(finished.workspaceId, finished.workflowId)) >= workflow.maxConcurrentRuns) return [];
+    const next = await tx.nextPendingRun(finished.workspaceId, finished.workflowId);
+    return next === undefined ? [] : this.#startLocked(tx, next.workspaceId, next.id, now, lease);
+  }
+
+  /**
+   * A transaction whose failure also drops cached states: a rolled-back transition may have changed
+   * them (rare: a lost connection, a conflict with a process that does not lock).
+   */
+  async #transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    try {
+      return await this.store.transaction(fn);
+    } catch (error) {
+      this.states.clear();
+      throw error;
+    }
+  }
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const id = key(item);
+    const group = groups.get(id);
+    if (group === undefined) groups.set(id, [item]);
+    else group.push(item);
+  }
+  return groups;
+}

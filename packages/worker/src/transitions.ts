@@ -1,0 +1,125 @@
+/**
+ * The bridge between the engine core and the store: under a run's lock, bring its state up to date,
+ * apply new events, and turn the resulting commands and changed steps into one `RunWrite`.
+ * Every state transition of a run is exactly one call here, committed in one transaction together
+ * with the steps it makes ready.
+ */
+import { applyEvent, FINISHED_RUN_STATUSES, type RunEvent, type RunState, type StepState } from '@flowpilot/engine';
+import type { Lease, QueueWrite, RunRecord, RunWrite, StepWrite, StoreTransaction } from '@flowpilot/store';
+import type { PlanCache } from './plans.js';
+import type { RunStateCache } from './state-cache.js';
+
+/** Leases a new ready step to the committing worker at once (eager dispatch), or declines. */
+export type LeaseAllocator = (nodeId: string) => Lease | undefined;
+
+/** A step attempt leased to the committer by a transition: it runs it without a claim round trip. */
+export interface LeasedStep {
+  workspaceId: string;
+  runId: string;
+  workflowId: string;
+  version: number;
+  nodeId: string;
+  attempt: number;
+  inputs: readonly string[];
+  lease: Lease;
+  claimedAt: number;
+}
+
+export interface TransitionOptions {
+  now: number;
+  /** Queue items to remove besides those the core aborts (the attempt that just finished). */
+  dequeue?: readonly string[];
+  /** Timer rows to remove besides those the core cancels (the timer that just fired). */
+  timersDeleted?: readonly string[];
+  lease?: LeaseAllocator;
+}
+
+export interface TransitionResult {
+  state: RunState;
+  leased: LeasedStep[];
+  /** The run finished in this transition. */
+  finished: boolean;
+}
+
+export class RunTransitions {
+  constructor(
+    private readonly plans: PlanCache,
+    private readonly states: RunStateCache,
+  ) {}
+
+  /** Applies `events` to the locked `run` and writes the outcome. `run.lastSeq` is advanced. */
+  async apply(tx: StoreTransaction, run: RunRecord, events: readonly RunEvent[], options: TransitionOptions): Promise<TransitionResult> {
+    const plan = await this.plans.get(run.workspaceId, run.workflowId, run.version);
+    const state = await this.states.load(tx, run, plan);
+    const statusBefore = state.status;
+    const dequeue = [...(options.dequeue ?? [])];
+    const timersSet: Array<{ timerId: string; dueAt: number }> = [];
+    const timersDeleted = [...(options.timersDeleted ?? [])];
+    const enqueue: QueueWrite[] = [];
+    const leased: LeasedStep[] = [];
+    for (const event of events) {
+      for (const command of applyEvent(plan, state, event)) {
+        switch (command.type) {
+          case 'startStep': {
+            const lease = options.lease?.(command.nodeId);
+            enqueue.push({ nodeId: command.nodeId, attempt: command.attempt, inputs: command.inputs, lease });
+            if (lease !== undefined) {
+              leased.push({ workspaceId: run.workspaceId, runId: run.id, workflowId: run.workflowId, version: run.version, nodeId: command.nodeId, attempt: command.attempt, inputs: command.inputs, lease, claimedAt: options.now });
+            }
+            break;
+          }
+          case 'abortStep':
+            dequeue.push(command.nodeId);
+            break;
+          case 'startTimer':
+            timersSet.push({ timerId: command.timerId, dueAt: command.dueAt });
+            break;
+          case 'cancelTimer':
+            timersDeleted.push(command.timerId);
+            break;
+          case 'completeRun':
+            break;
+        }
+      }
+    }
+    const leasedNodes = new Set(leased.map((item) => item.nodeId));
+    const steps: StepWrite[] = [];
+    for (const index of state.touched) {
+      const node = plan.nodes[index]!;
+      const step = stepWrite(node.id, state.steps[index]!);
+      // An eagerly leased step is running from this commit on; the core learns it at completion.
+      if (leasedNodes.has(node.id)) Object.assign(step, { status: 'running', startedAt: step.startedAt ?? options.now });
+      steps.push(step);
+    }
+    state.touched.clear();
+    const finished = FINISHED_RUN_STATUSES.has(state.status) && !FINISHED_RUN_STATUSES.has(statusBefore);
+    const write: RunWrite = {
+      workspaceId: run.workspaceId,
+      runId: run.id,
+      expectedSeq: run.lastSeq,
+      priority: run.priority,
+      events,
+      steps,
+      enqueue,
+      dequeue,
+      timersSet,
+      timersDeleted,
+    };
+    if (state.status !== statusBefore) {
+      write.run = { status: state.status, output: state.output, error: state.error, startedAt: state.startedAt, finishedAt: state.finishedAt };
+    }
+    await tx.write(write);
+    run.lastSeq += events.length;
+    this.states.advance(run.id, run.lastSeq);
+    return { state, leased, finished };
+  }
+}
+
+function stepWrite(nodeId: string, step: StepState): StepWrite {
+  const write: StepWrite = { nodeId, status: step.status, attempts: step.attempts };
+  if (step.output !== undefined) write.output = step.output;
+  if (step.error !== undefined) write.error = step.error;
+  if (step.startedAt !== undefined) write.startedAt = step.startedAt;
+  if (step.finishedAt !== undefined) write.finishedAt = step.finishedAt;
+  return write;
+}

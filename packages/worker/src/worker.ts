@@ -1,0 +1,261 @@
+/**
+ * A worker: claims ready steps with leases, runs them, records outcomes in batches, fires due
+ * timers, keeps its leases alive with heartbeats, and drains on stop. Any number of workers, in
+ * any number of processes, may share one store.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { FlowPilotError, toErrorInfo } from '@flowpilot/engine';
+import { createChildRunner, LazyAbort, MemoryRun, runAttempt, systemClock, type AttemptOutcome, type Clock, type LogEntry, type WorkflowLoader } from '@flowpilot/runtime';
+import type { ClaimedStep, Lease } from '@flowpilot/store';
+import type { CompletedAttempt, DurableEngine } from './engine.js';
+import { loadScopeSource } from './scope.js';
+import type { LeaseAllocator, LeasedStep } from './transitions.js';
+
+export interface WorkerOptions {
+  engine: DurableEngine;
+  /** Attempts run at once (default 10). */
+  concurrency?: number;
+  /** Lease length (default 30 s); heartbeats extend it every third of it. */
+  leaseMs?: number;
+  /** Fallback poll interval when no wake-up arrives (default 1 s). */
+  pollMs?: number;
+  /** An attempt claimed more often than this (its workers keep dying) fails with WORKER_LOST. */
+  maxClaims?: number;
+  owner?: string;
+  clock?: Clock;
+  loadWorkflow?: WorkflowLoader;
+  onLog?: (entry: LogEntry) => void;
+  /** Called with errors the worker survived (store unreachable, …). */
+  onError?: (error: unknown) => void;
+}
+
+type RunningStep = (ClaimedStep | LeasedStep) & { claims?: number };
+
+interface InFlight {
+  step: RunningStep;
+  abort: LazyAbort;
+  lost: boolean;
+}
+
+export class Worker {
+  readonly owner: string;
+  readonly #engine: DurableEngine;
+  readonly #clock: Clock;
+  readonly #concurrency: number;
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+  readonly #maxClaims: number;
+  readonly #options: WorkerOptions;
+  readonly #running = new Map<string, InFlight>();
+  readonly #inputs = new Map<string, unknown>();
+  #outcomes: CompletedAttempt[] = [];
+  #reserved = 0;
+  #committing: Promise<void> | undefined;
+  #loop: Promise<void> | undefined;
+  #stopping = false;
+  #wake: (() => void) | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #leaseSequence = 0;
+
+  constructor(options: WorkerOptions) {
+    this.#options = options;
+    this.#engine = options.engine;
+    this.#clock = options.clock ?? systemClock;
+    this.#concurrency = options.concurrency ?? 10;
+    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#pollMs = options.pollMs ?? 1000;
+    this.#maxClaims = options.maxClaims ?? 5;
+    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  }
+
+  /** Attempts running or waiting to be recorded. */
+  get inFlight(): number {
+    return this.#running.size;
+  }
+
+  start(): void {
+    if (this.#loop !== undefined) return;
+    this.#unsubscribe = this.#engine.store.onWork(() => this.#wakeUp());
+    this.#heartbeat = setInterval(() => void this.#extendLeases(), Math.max(50, this.#leaseMs / 3));
+    this.#heartbeat.unref();
+    this.#loop = this.#run();
+  }
+
+  /**
+   * Stops claiming, lets running attempts finish for up to `drainMs` and records them; attempts
+   * still running then are aborted and their leases released so another worker takes them at once.
+   */
+  async stop(drainMs = 30_000): Promise<void> {
+    this.#stopping = true;
+    this.#wakeUp();
+    await this.#loop;
+    const deadline = Date.now() + drainMs;
+    while (this.#running.size > 0 && Date.now() < deadline) await delay(20);
+    const left = [...this.#running.values()];
+    for (const entry of left) {
+      entry.lost = true;
+      entry.abort.abort(new FlowPilotError('WORKER_STOPPING', 'worker stopped before the attempt finished'));
+    }
+    if (left.length > 0) await this.#engine.store.extendLeases(this.owner, left.map((entry) => entry.step.lease.token), 0).catch(this.#reportError);
+    this.#running.clear();
+    await this.#committing;
+    clearInterval(this.#heartbeat);
+    this.#unsubscribe?.();
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopping) {
+      let busy = false;
+      try {
+        const now = this.#clock.now();
+        const free = this.#concurrency - this.#running.size - this.#reserved;
+        if (free > 0) {
+          const claimed = await this.#engine.store.claimSteps({ owner: this.owner, limit: free, leaseMs: this.#leaseMs, now });
+          for (const step of claimed) this.#launch(step);
+          busy = claimed.length === free;
+        }
+        const timers = await this.#engine.store.claimDueTimers({ owner: this.owner, limit: 100, leaseMs: this.#leaseMs, now });
+        if (timers.length > 0) {
+          for (const step of await this.#withLeases((lease) => this.#engine.fireTimers(timers, lease))) this.#launch(step);
+          busy = true;
+        }
+      } catch (error) {
+        this.#reportError(error);
+      }
+      if (!busy && !this.#stopping) await this.#idle();
+    }
+  }
+
+  /** Sleeps until woken (new work, a free slot) or the next timer is due, at most `pollMs`. */
+  async #idle(): Promise<void> {
+    let wait = this.#pollMs;
+    try {
+      const due = await this.#engine.store.nextTimerDue();
+      if (due !== undefined) wait = Math.max(0, Math.min(wait, due - this.#clock.now()));
+    } catch (error) {
+      this.#reportError(error);
+    }
+    if (wait === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, wait);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wake = undefined;
+  }
+
+  #wakeUp(): void {
+    this.#wake?.();
+  }
+
+  /** Runs `fn` with a lease allocator that hands new ready steps to this worker while it has room. */
+  async #withLeases<T>(fn: (lease: LeaseAllocator) => Promise<T>): Promise<T> {
+    let reserved = 0;
+    const allocate: LeaseAllocator = () => {
+      if (this.#stopping || this.#running.size + this.#reserved >= this.#concurrency) return undefined;
+      this.#reserved += 1;
+      reserved += 1;
+      this.#leaseSequence += 1;
+      const lease: Lease = { owner: this.owner, token: `${this.owner}:e${this.#leaseSequence}`, expiresAt: this.#clock.now() + this.#leaseMs };
+      return lease;
+    };
+    try {
+      return await fn(allocate);
+    } finally {
+      this.#reserved -= reserved;
+    }
+  }
+
+  #launch(step: RunningStep): void {
+    const entry: InFlight = { step, abort: new LazyAbort(), lost: false };
+    this.#running.set(step.lease.token, entry);
+    void this.#execute(entry).then((outcome) => {
+      if (entry.lost) return;
+      this.#outcomes.push({ step, outcome, finishedAt: this.#clock.now() });
+      this.#committing ??= this.#commit().finally(() => {
+        this.#committing = undefined;
+        if (this.#outcomes.length > 0) this.#committing = this.#commit();
+      });
+    });
+  }
+
+  async #execute(entry: InFlight): Promise<AttemptOutcome> {
+    const { step } = entry;
+    try {
+      if ((step.claims ?? 1) > this.#maxClaims) {
+        return { ok: false, error: { code: 'WORKER_LOST', message: `attempt ${step.attempt} was claimed ${step.claims} times: its workers keep dying`, retryable: false } };
+      }
+      const engine = this.#engine;
+      const plan = await engine.plans.get(step.workspaceId, step.workflowId, step.version);
+      const node = plan.byId.get(step.nodeId);
+      if (node === undefined) throw new FlowPilotError('UNKNOWN_NODE', `node "${step.nodeId}" is not in workflow ${step.workflowId} v${step.version}`, { retryable: false });
+      const source = await loadScopeSource(engine.store, engine.states, this.#inputs, step, plan, node);
+      const childOptions = { registry: engine.registry, clock: this.#clock, loadWorkflow: this.#options.loadWorkflow, onLog: this.#options.onLog };
+      return await runAttempt({
+        plan,
+        node,
+        runId: step.runId,
+        attempt: step.attempt,
+        inputs: step.inputs,
+        source,
+        outerScope: undefined,
+        depth: 0,
+        clock: this.#clock,
+        abort: entry.abort,
+        children: createChildRunner(step.runId, 0, childOptions, (childPlan, options) => new MemoryRun(childPlan, options).result),
+        log: (level, message, fields) =>
+          this.#options.onLog?.({ runId: step.runId, nodeId: step.nodeId, attempt: step.attempt, level, message, fields, at: this.#clock.now() }),
+      });
+    } catch (error) {
+      return { ok: false, error: toErrorInfo(error) };
+    }
+  }
+
+  /** Records finished attempts in batches; a failed commit is retried (the leases stay held). */
+  async #commit(): Promise<void> {
+    while (this.#outcomes.length > 0) {
+      const batch = this.#outcomes;
+      this.#outcomes = [];
+      try {
+        const leased = await this.#withLeases((lease) => this.#engine.completeAttempts(batch, lease));
+        for (const item of batch) this.#running.delete(item.step.lease.token);
+        for (const step of leased) this.#launch(step);
+        this.#wakeUp();
+      } catch (error) {
+        this.#reportError(error);
+        this.#outcomes = [...batch, ...this.#outcomes];
+        await delay(250);
+      }
+    }
+  }
+
+  async #extendLeases(): Promise<void> {
+    const tokens = [...this.#running.keys()];
+    if (tokens.length === 0) return;
+    try {
+      const lost = await this.#engine.store.extendLeases(this.owner, tokens, this.#clock.now() + this.#leaseMs);
+      for (const token of lost) {
+        const entry = this.#running.get(token);
+        if (entry === undefined) continue;
+        // Cancelled, or taken over after this worker stalled past its lease: stop, record nothing.
+        entry.lost = true;
+        entry.abort.abort(new FlowPilotError('LEASE_LOST', 'the step lease was lost (run cancelled or step taken over)', { retryable: false }));
+        this.#running.delete(token);
+      }
+    } catch (error) {
+      this.#reportError(error);
+    }
+  }
+
+  #reportError = (error: unknown): void => {
+    this.#options.onError?.(error);
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
