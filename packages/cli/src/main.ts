@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { FlowPilotError } from '@flowpilot/engine';
 import { createBuiltinRegistry } from '@flowpilot/nodes';
 import { runCommand } from './commands/run.js';
+import { migrateCommand, pruneCommand, workerCommand } from './commands/store-commands.js';
 import { validateCommand } from './commands/validate.js';
 import { ExitCode, processIo, type CliIo } from './io.js';
 
@@ -34,8 +35,34 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .argument('<file>', 'workflow JSON file')
     .option('--input <json>', 'run input as JSON, or @file.json')
     .option('--json', 'print the result as JSON on stdout')
-    .action(async (file: string, options: { input?: string; json?: boolean }) => {
+    .option('--durable', 'run through the store (FLOWPILOT_DATABASE_URL, default ./data/flowpilot.db): survives crashes')
+    .option('--workflow-id <id>', 'with --durable: the workflow id to save the file under (default: from its name)')
+    .action(async (file: string, options: { input?: string; json?: boolean; durable?: boolean; workflowId?: string }) => {
       exitCode = await runCommand(file, options, registry, io);
+    });
+
+  program
+    .command('worker')
+    .description('run durable steps from the store until SIGTERM (then drain and exit 0)')
+    .option('--concurrency <n>', 'steps run at once', '10')
+    .option('--retention <duration>', 'prune finished runs older than this, hourly (or FLOWPILOT_RETENTION), e.g. 30d')
+    .action(async (options: { concurrency: string; retention?: string }) => {
+      exitCode = await workerCommand(options, registry, io);
+    });
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations')
+    .action(async () => {
+      exitCode = await migrateCommand(io);
+    });
+
+  program
+    .command('prune')
+    .description('delete finished runs older than a duration, with everything they own')
+    .requiredOption('--older-than <duration>', 'e.g. 30d, 12h')
+    .action(async (options: { olderThan: string }) => {
+      exitCode = await pruneCommand(options, io);
     });
 
   try {

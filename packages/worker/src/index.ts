@@ -7,3 +7,4 @@ export { Worker, type WorkerOptions } from './worker.js';
 export { PlanCache } from './plans.js';
 export { RunStateCache } from './state-cache.js';
 export type { LeaseAllocator, LeasedStep } from './transitions.js';
+export { summarizeStoredRun, storeWorkflowLoader } from './results.js';

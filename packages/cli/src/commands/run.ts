@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { validateWorkflow, type NodeRegistry } from '@flowpilot/engine';
 import { MemoryRun } from '@flowpilot/runtime';
 import { ExitCode, type CliIo } from '../io.js';
+import { durableRunCommand } from './durable-run.js';
 import { formatProgress, formatRunSummary, formatValidation } from '../output.js';
 import { fileWorkflowLoader, parseInputOption, readWorkflowText } from '../workflow-file.js';
 
@@ -12,7 +13,7 @@ import { fileWorkflowLoader, parseInputOption, readWorkflowText } from '../workf
  */
 export async function runCommand(
   file: string,
-  options: { input?: string; json?: boolean },
+  options: { input?: string; json?: boolean; durable?: boolean; workflowId?: string },
   registry: NodeRegistry,
   io: CliIo,
 ): Promise<number> {
@@ -24,6 +25,7 @@ export async function runCommand(
     else io.stderr.write(formatValidation(file, report));
     return ExitCode.INVALID;
   }
+  if (options.durable === true) return durableRunCommand(file, report.plan, JSON.parse(text), input, options, registry, io);
   const live = io.stderr.isTTY === true;
   let startedAt = 0;
   const run = new MemoryRun(report.plan, {
