@@ -55,6 +55,8 @@ export class Worker {
   #loop: Promise<void> | undefined;
   #stopping = false;
   #wake: (() => void) | undefined;
+  /** A wake-up that arrived while the loop was busy: the next idle returns at once. */
+  #wakePending = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #leaseSequence = 0;
@@ -130,6 +132,10 @@ export class Worker {
 
   /** Sleeps until woken (new work, a free slot) or the next timer is due, at most `pollMs`. */
   async #idle(): Promise<void> {
+    if (this.#wakePending) {
+      this.#wakePending = false;
+      return;
+    }
     let wait = this.#pollMs;
     try {
       const due = await this.#engine.store.nextTimerDue();
@@ -137,7 +143,10 @@ export class Worker {
     } catch (error) {
       this.#reportError(error);
     }
-    if (wait === 0) return;
+    if (wait === 0 || this.#wakePending) {
+      this.#wakePending = false;
+      return;
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, wait);
       this.#wake = () => {
@@ -146,10 +155,12 @@ export class Worker {
       };
     });
     this.#wake = undefined;
+    this.#wakePending = false;
   }
 
   #wakeUp(): void {
-    this.#wake?.();
+    if (this.#wake === undefined) this.#wakePending = true;
+    else this.#wake();
   }
 
   /** Runs `fn` with a lease allocator that hands new ready steps to this worker while it has room. */
