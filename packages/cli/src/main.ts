@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { FlowPilotError } from '@flowpilot/engine';
 import { createBuiltinRegistry } from '@flowpilot/nodes';
 import { runCommand } from './commands/run.js';
-import { migrateCommand, pruneCommand, workerCommand } from './commands/store-commands.js';
+import { migrateCommand, pruneCommand, runControlCommand, workerCommand } from './commands/store-commands.js';
 import { validateCommand } from './commands/validate.js';
 import { ExitCode, processIo, type CliIo } from './io.js';
 
@@ -37,7 +37,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--json', 'print the result as JSON on stdout')
     .option('--durable', 'run through the store (FLOWPILOT_DATABASE_URL, default ./data/flowpilot.db): survives crashes')
     .option('--workflow-id <id>', 'with --durable: the workflow id to save the file under (default: from its name)')
-    .action(async (file: string, options: { input?: string; json?: boolean; durable?: boolean; workflowId?: string }) => {
+    .option('--priority <n>', 'with --durable: higher runs are admitted and claimed first', '0')
+    .action(async (file: string, options: { input?: string; json?: boolean; durable?: boolean; workflowId?: string; priority?: string }) => {
       exitCode = await runCommand(file, options, registry, io);
     });
 
@@ -49,6 +50,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .action(async (options: { concurrency: string; retention?: string }) => {
       exitCode = await workerCommand(options, registry, io);
     });
+
+  for (const action of ['cancel', 'retry'] as const) {
+    program
+      .command(action)
+      .description(action === 'cancel' ? 'cancel a durable run (its running steps are aborted)' : 'retry a failed or cancelled durable run from its failed steps')
+      .argument('<runId>')
+      .action(async (runId: string) => {
+        exitCode = await runControlCommand(action, runId, registry, io);
+      });
+  }
 
   program
     .command('migrate')

@@ -4,7 +4,7 @@
  * until it finishes. Progress comes from the run's stored events, whichever process wrote them.
  */
 import { resolve } from 'node:path';
-import type { Plan, NodeRegistry } from '@flowpilot/engine';
+import { FlowPilotError, type Plan, type NodeRegistry } from '@flowpilot/engine';
 import { openStore, type Store } from '@flowpilot/store';
 import { DurableEngine, storeWorkflowLoader, summarizeStoredRun, Worker } from '@flowpilot/worker';
 import type { RunResult } from '@flowpilot/runtime';
@@ -19,7 +19,7 @@ export async function durableRunCommand(
   plan: Plan,
   definition: unknown,
   input: unknown,
-  options: { json?: boolean; workflowId?: string },
+  options: { json?: boolean; workflowId?: string; priority?: string },
   registry: NodeRegistry,
   io: CliIo,
 ): Promise<number> {
@@ -35,7 +35,9 @@ export async function durableRunCommand(
   try {
     const workflowId = options.workflowId ?? slug(plan.workflow.name);
     const version = await engine.saveWorkflow(workflowId, definition);
-    const run = await engine.startRun({ workflowId, version: version.version, input });
+    const priority = Number.parseInt(options.priority ?? '0', 10);
+    if (!Number.isInteger(priority)) throw new FlowPilotError('INVALID_ARGUMENT', `--priority must be an integer, got "${options.priority}"`, { retryable: false });
+    const run = await engine.startRun({ workflowId, version: version.version, input, priority });
     worker.start();
     const onSigint = (): void => void engine.cancelRun(run.id, 'interrupted (SIGINT)').catch(() => undefined);
     process.once('SIGINT', onSigint);

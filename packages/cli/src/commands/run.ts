@@ -13,7 +13,7 @@ import { fileWorkflowLoader, parseInputOption, readWorkflowText } from '../workf
  */
 export async function runCommand(
   file: string,
-  options: { input?: string; json?: boolean; durable?: boolean; workflowId?: string },
+  options: { input?: string; json?: boolean; durable?: boolean; workflowId?: string; priority?: string },
   registry: NodeRegistry,
   io: CliIo,
 ): Promise<number> {

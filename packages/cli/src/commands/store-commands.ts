@@ -68,3 +68,16 @@ export async function workerCommand(options: { concurrency: string; retention?: 
   io.stderr.write('worker: stopped\n');
   return ExitCode.OK;
 }
+
+/** `flowpilot cancel RUN_ID` / `flowpilot retry RUN_ID`: run control on the store. */
+export async function runControlCommand(action: 'cancel' | 'retry', runId: string, registry: NodeRegistry, io: CliIo): Promise<number> {
+  const store = await openStore();
+  try {
+    const engine = new DurableEngine({ store, registry });
+    const run = action === 'cancel' ? await engine.cancelRun(runId, 'cancelled from the command line') : await engine.retryRun(runId);
+    io.stdout.write(`run ${run.id}: ${run.status}\n`);
+    return ExitCode.OK;
+  } finally {
+    await store.close();
+  }
+}

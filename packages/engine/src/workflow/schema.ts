@@ -57,6 +57,12 @@ export const workflowSettingsSchema = z
   .object({
     concurrency: z.number().int().min(1).max(10_000).default(8).describe('Max steps of one run in flight.'),
     timeoutMs: z.number().int().positive().optional().describe('Fail the run after this long.'),
+    maxConcurrentRuns: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('Durable runs: at most this many runs of the workflow run at once; extra runs wait (pending).'),
   })
   .strict();
 
