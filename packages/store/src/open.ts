@@ -6,6 +6,7 @@ import type { Store } from './types.js';
 export interface OpenStoreOptions {
   /** `postgres://…` or a SQLite file path; defaults to `FLOWPILOT_DATABASE_URL`, then `./data/flowpilot.db`. */
   url?: string;
+  /** Outputs larger than this many bytes of JSON go to the payload table (`FLOWPILOT_PAYLOAD_THRESHOLD`, 256 KiB). */
   payloadThreshold?: number;
   /** Apply pending migrations (default true). */
   migrate?: boolean;
@@ -14,12 +15,14 @@ export interface OpenStoreOptions {
 /** Opens (and by default migrates) the store the configuration names. */
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
   const url = options.url ?? process.env.FLOWPILOT_DATABASE_URL ?? resolve('data', 'flowpilot.db');
+  const fromEnv = process.env.FLOWPILOT_PAYLOAD_THRESHOLD;
+  const payloadThreshold = options.payloadThreshold ?? (fromEnv === undefined ? undefined : Number.parseInt(fromEnv, 10));
   let store: Store;
   if (/^postgres(ql)?:\/\//.test(url)) {
     const { PostgresStore } = await import('./postgres/store.js');
-    store = new PostgresStore({ connectionString: url, payloadThreshold: options.payloadThreshold });
+    store = new PostgresStore({ connectionString: url, payloadThreshold });
   } else {
-    store = new SqliteStore({ filename: url.replace(/^sqlite:(\/\/)?/, ''), payloadThreshold: options.payloadThreshold });
+    store = new SqliteStore({ filename: url.replace(/^sqlite:(\/\/)?/, ''), payloadThreshold });
   }
   if (options.migrate !== false) await store.migrate();
   return store;
