@@ -15,3 +15,4 @@ export * from './core/types.js';
 export { applyEvent, createRunState, replayEvents, runOutput } from './core/transition.js';
 export { retryDelayMs } from './core/retry.js';
 export { buildScope, stateScopeSource, resolveNodeParams, deepFreeze, type ScopeSource } from './core/scope.js';
+export { diffWorkflows, edgeKey, type ItemDiff, type WorkflowDiff } from './workflow/diff.js';

@@ -16,6 +16,7 @@ import { outputNode } from './output.js';
 import { setNode } from './set.js';
 import { subworkflowNode } from './subworkflow.js';
 import { switchNode } from './switch.js';
+import { manualNode, respondNode, scheduleNode, webhookNode } from './triggers.js';
 
 /** Every built-in node type. */
 export const builtinNodeTypes: readonly NodeType[] = [
@@ -32,6 +33,10 @@ export const builtinNodeTypes: readonly NodeType[] = [
   failNode,
   outputNode,
   httpNode,
+  webhookNode,
+  scheduleNode,
+  manualNode,
+  respondNode,
 ];
 
 /** A registry holding the built-in node types (add your own with `register`). */
@@ -41,4 +46,5 @@ export function createBuiltinRegistry(): NodeRegistry {
 
 export { checkAgainstSchema } from './input.js';
 export { HttpStatusError } from './http.js';
+export { isValidCron, WEBHOOK_PATH_PATTERN, manualNode, respondNode, scheduleNode, webhookNode } from './triggers.js';
 export { delayNode, failNode, forEachNode, httpNode, ifNode, inputNode, loopNode, mergeNode, noopNode, outputNode, setNode, subworkflowNode, switchNode };
