@@ -9,7 +9,7 @@ import { outcomeEvent, systemClock, type AttemptOutcome, type Clock } from '@flo
 import { DEFAULT_WORKSPACE_ID, type DueTimer, type RunRecord, type Store, type StoreTransaction, type WorkflowVersionRecord } from '@flowpilot/store';
 import { PlanCache } from './plans.js';
 import { RunStateCache } from './state-cache.js';
-import { RunTransitions, type LeaseAllocator, type LeasedStep } from './transitions.js';
+import { RunTransitions, type LeaseAllocator, type LeasedStep, type TransitionNotice } from './transitions.js';
 
 export interface DurableEngineOptions {
   store: Store;
@@ -17,6 +17,8 @@ export interface DurableEngineOptions {
   clock?: Clock;
   /** Runs whose state a process keeps cached (default 1000). */
   stateCacheSize?: number;
+  /** Called after each commit with what its transitions changed (live events, metrics). */
+  onCommitted?: (notices: readonly TransitionNotice[]) => void;
 }
 
 export interface StartRunOptions {
@@ -44,8 +46,10 @@ export class DurableEngine {
   readonly states: RunStateCache;
   readonly #transitions: RunTransitions;
   readonly #clock: Clock;
+  readonly #onCommitted: DurableEngineOptions['onCommitted'];
 
   constructor(options: DurableEngineOptions) {
+    this.#onCommitted = options.onCommitted;
     this.store = options.store;
     this.registry = options.registry;
     this.#clock = options.clock ?? systemClock;
@@ -71,12 +75,12 @@ export class DurableEngine {
     await this.plans.get(workspaceId, options.workflowId, version); // fails early on a missing version
     const runId = options.runId ?? randomUUID();
     const now = this.#clock.now();
-    await this.#transaction(async (tx) => {
+    await this.#transaction(async (tx, notices) => {
       const workflow = await tx.lockWorkflow(workspaceId, options.workflowId);
       await tx.insertRun({ workspaceId, id: runId, workflowId: options.workflowId, version, priority: options.priority ?? 0, input: options.input ?? {}, createdAt: now });
       const limit = workflow?.maxConcurrentRuns ?? null;
       if (limit === null || (await tx.countRunning(workspaceId, options.workflowId)) < limit) {
-        await this.#startLocked(tx, workspaceId, runId, now);
+        await this.#startLocked(tx, workspaceId, runId, now, notices);
       }
     });
     return (await this.store.getRun(workspaceId, runId))!;
@@ -87,7 +91,7 @@ export class DurableEngine {
     if (attempts.length === 0) return [];
     const byRun = groupBy(attempts, (item) => `${item.step.workspaceId}\u0000${item.step.runId}`);
     const now = this.#clock.now();
-    return this.#transaction(async (tx) => {
+    return this.#transaction(async (tx, notices) => {
       const leased: LeasedStep[] = [];
       for (const group of byRun.values()) {
         const { workspaceId, runId } = group[0]!.step;
@@ -104,9 +108,9 @@ export class DurableEngine {
           events.push(outcomeEvent(outcome, step.nodeId, step.attempt, finishedAt));
         }
         if (run === undefined || events.length === 0) continue;
-        const result = await this.#transitions.apply(tx, run, events, { now, dequeue, lease });
+        const result = await this.#transitions.apply(tx, run, events, { now, dequeue, lease, notices });
         leased.push(...result.leased);
-        if (result.finished) leased.push(...(await this.#admitNext(tx, run, now, lease)));
+        if (result.finished) leased.push(...(await this.#admitNext(tx, run, now, lease, notices)));
       }
       return leased;
     });
@@ -116,7 +120,7 @@ export class DurableEngine {
   async fireTimers(timers: readonly DueTimer[], lease?: LeaseAllocator): Promise<LeasedStep[]> {
     if (timers.length === 0) return [];
     const now = this.#clock.now();
-    return this.#transaction(async (tx) => {
+    return this.#transaction(async (tx, notices) => {
       const leased: LeasedStep[] = [];
       for (const group of groupBy(timers, (timer) => `${timer.workspaceId}\u0000${timer.runId}`).values()) {
         const { workspaceId, runId } = group[0]!;
@@ -124,9 +128,9 @@ export class DurableEngine {
         if (run === undefined) continue;
         const timerIds = group.map((timer) => timer.timerId);
         const events: RunEvent[] = FINISHED_RUN_STATUSES.has(run.status) ? [] : timerIds.map((timerId) => ({ type: 'timer.fired', at: now, timerId }));
-        const result = await this.#transitions.apply(tx, run, events, { now, timersDeleted: timerIds, lease });
+        const result = await this.#transitions.apply(tx, run, events, { now, timersDeleted: timerIds, lease, notices });
         leased.push(...result.leased);
-        if (result.finished) leased.push(...(await this.#admitNext(tx, run, now, lease)));
+        if (result.finished) leased.push(...(await this.#admitNext(tx, run, now, lease, notices)));
       }
       return leased;
     });
@@ -143,43 +147,47 @@ export class DurableEngine {
   }
 
   async #control(workspaceId: string, runId: string, event: RunEvent, allowed: (run: RunRecord) => boolean): Promise<RunRecord> {
-    await this.#transaction(async (tx) => {
+    await this.#transaction(async (tx, notices) => {
       const run = (await tx.lockRuns(workspaceId, [runId])).get(runId);
       if (run === undefined) throw new FlowPilotError('RUN_NOT_FOUND', `run "${runId}" not found`, { retryable: false });
       if (!allowed(run)) throw new FlowPilotError('INVALID_RUN_STATE', `run "${runId}" is ${run.status}: cannot apply ${event.type}`, { retryable: false });
-      const result = await this.#transitions.apply(tx, run, [event], { now: event.at });
-      if (result.finished) await this.#admitNext(tx, run, event.at, undefined);
+      const result = await this.#transitions.apply(tx, run, [event], { now: event.at, notices });
+      if (result.finished) await this.#admitNext(tx, run, event.at, undefined, notices);
     });
     return (await this.store.getRun(workspaceId, runId))!;
   }
 
   /** Starts a locked pending run. */
-  async #startLocked(tx: StoreTransaction, workspaceId: string, runId: string, now: number, lease?: LeaseAllocator): Promise<LeasedStep[]> {
+  async #startLocked(tx: StoreTransaction, workspaceId: string, runId: string, now: number, notices: TransitionNotice[], lease?: LeaseAllocator): Promise<LeasedStep[]> {
     const run = (await tx.lockRuns(workspaceId, [runId])).get(runId)!;
-    const result = await this.#transitions.apply(tx, run, [{ type: 'run.started', at: now, input: run.input }], { now, lease });
+    const result = await this.#transitions.apply(tx, run, [{ type: 'run.started', at: now, input: run.input }], { now, lease, notices });
     return result.leased;
   }
 
   /** A run of a limited workflow finished: start the next pending one, by priority then age. */
-  async #admitNext(tx: StoreTransaction, finished: RunRecord, now: number, lease: LeaseAllocator | undefined): Promise<LeasedStep[]> {
+  async #admitNext(tx: StoreTransaction, finished: RunRecord, now: number, lease: LeaseAllocator | undefined, notices: TransitionNotice[]): Promise<LeasedStep[]> {
     const workflow = await tx.lockWorkflow(finished.workspaceId, finished.workflowId);
     if (workflow?.maxConcurrentRuns == null) return [];
     if ((await tx.countRunning(finished.workspaceId, finished.workflowId)) >= workflow.maxConcurrentRuns) return [];
     const next = await tx.nextPendingRun(finished.workspaceId, finished.workflowId);
-    return next === undefined ? [] : this.#startLocked(tx, next.workspaceId, next.id, now, lease);
+    return next === undefined ? [] : this.#startLocked(tx, next.workspaceId, next.id, now, notices, lease);
   }
 
   /**
    * A transaction whose failure also drops cached states: a rolled-back transition may have changed
    * them (rare: a lost connection, a conflict with a process that does not lock).
    */
-  async #transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+  async #transaction<T>(fn: (tx: StoreTransaction, notices: TransitionNotice[]) => Promise<T>): Promise<T> {
+    const notices: TransitionNotice[] = [];
+    let result: T;
     try {
-      return await this.store.transaction(fn);
+      result = await this.store.transaction((tx) => fn(tx, notices));
     } catch (error) {
       this.states.clear();
       throw error;
     }
+    if (notices.length > 0) this.#onCommitted?.(notices);
+    return result;
   }
 }
 

@@ -6,5 +6,5 @@ export { DurableEngine, type CompletedAttempt, type DurableEngineOptions, type S
 export { Worker, type WorkerOptions } from './worker.js';
 export { PlanCache } from './plans.js';
 export { RunStateCache } from './state-cache.js';
-export type { LeaseAllocator, LeasedStep } from './transitions.js';
+export type { LeaseAllocator, LeasedStep, TransitionNotice } from './transitions.js';
 export { summarizeStoredRun, storeWorkflowLoader } from './results.js';

@@ -25,8 +25,24 @@ export interface LeasedStep {
   claimedAt: number;
 }
 
+/** What a committed transition changed: for live events, metrics and waiters. */
+export interface TransitionNotice {
+  workspaceId: string;
+  runId: string;
+  workflowId: string;
+  /** Seq of the first event written (events are numbered from here). */
+  firstSeq: number;
+  events: readonly RunEvent[];
+  steps: readonly StepWrite[];
+  status: RunState['status'];
+  statusBefore: RunState['status'];
+  finished: boolean;
+}
+
 export interface TransitionOptions {
   now: number;
+  /** Collects a notice per transition, published after the transaction commits. */
+  notices?: TransitionNotice[];
   /** Queue items to remove besides those the core aborts (the attempt that just finished). */
   dequeue?: readonly string[];
   /** Timer rows to remove besides those the core cancels (the timer that just fired). */
@@ -109,6 +125,17 @@ export class RunTransitions {
       write.run = { status: state.status, output: state.output, error: state.error, startedAt: state.startedAt, finishedAt: state.finishedAt };
     }
     await tx.write(write);
+    options.notices?.push({
+      workspaceId: run.workspaceId,
+      runId: run.id,
+      workflowId: run.workflowId,
+      firstSeq: run.lastSeq + 1,
+      events,
+      steps,
+      status: state.status,
+      statusBefore,
+      finished,
+    });
     run.lastSeq += events.length;
     this.states.advance(run.id, run.lastSeq);
     return { state, leased, finished };
