@@ -38,6 +38,7 @@ export function createRunState(plan: Plan, runId: string): RunState {
       readyHead: 0,
       queued: new Set(),
       inFlight: new Set(),
+      paused: false,
       timers: new Map(),
       unsettledSteps: count,
     },
@@ -81,6 +82,8 @@ export function applyEvent(plan: Plan, state: RunState, event: RunEvent): Comman
     case 'step.failed':
       stepFailed(plan, state, event, commands);
       break;
+    case 'step.log':
+      return [];
     case 'step.waiting': {
       const node = plan.byId.get(event.nodeId);
       const step = currentAttempt(plan, state, event.nodeId, event.attempt);
@@ -99,6 +102,15 @@ export function applyEvent(plan: Plan, state: RunState, event: RunEvent): Comman
     }
     case 'timer.fired':
       timerFired(plan, state, event, commands);
+      break;
+    case 'run.paused':
+      // In-flight steps finish; nothing new starts until `run.resumed`. Timers keep firing.
+      if (state.scheduling.paused || (state.status !== 'running' && state.status !== 'waiting')) return [];
+      state.scheduling.paused = true;
+      break;
+    case 'run.resumed':
+      if (!state.scheduling.paused) return [];
+      state.scheduling.paused = false;
       break;
     case 'run.retried':
       if (state.status !== 'failed' && state.status !== 'cancelled') return [];
@@ -273,7 +285,7 @@ function markSettled(state: RunState, index: number, status: StepState['status']
 /** Starts ready steps up to the concurrency limit, then finishes the run or updates its status. */
 function advance(plan: Plan, state: RunState, at: number, commands: Command[]): void {
   const scheduling = state.scheduling;
-  const limit = plan.workflow.settings.concurrency;
+  const limit = scheduling.paused ? 0 : plan.workflow.settings.concurrency;
   while (scheduling.inFlight.size < limit && scheduling.readyHead < scheduling.ready.length) {
     const index = scheduling.ready[scheduling.readyHead]!;
     scheduling.readyHead += 1;
@@ -292,6 +304,10 @@ function advance(plan: Plan, state: RunState, at: number, commands: Command[]): 
   }
   if (scheduling.unsettledSteps === 0) {
     complete(plan, state, at, commands);
+    return;
+  }
+  if (scheduling.paused) {
+    state.status = 'paused';
     return;
   }
   const idle = scheduling.inFlight.size === 0 && scheduling.readyHead >= scheduling.ready.length;

@@ -16,7 +16,7 @@
 import type { ErrorInfo } from '../errors.js';
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'waiting';
-export type RunStatus = 'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+export type RunStatus = 'pending' | 'running' | 'waiting' | 'paused' | 'succeeded' | 'failed' | 'cancelled';
 
 /** Terminal run statuses. */
 export const FINISHED_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'cancelled']);
@@ -76,6 +76,8 @@ export interface SchedulingState {
   queued: Set<number>;
   /** Steps dispatched and not yet settled. */
   inFlight: Set<number>;
+  /** Paused: no step is dispatched until resumed. */
+  paused: boolean;
   /** Timers pending, by timer id. */
   timers: Map<string, PendingTimer>;
   /** Steps not yet settled; the run finishes when this reaches 0. */
@@ -101,7 +103,12 @@ export type RunEvent =
   | { type: 'timer.fired'; at: number; timerId: string }
   | { type: 'run.cancelled'; at: number; reason?: string }
   /** Retry a failed or cancelled run from its failed and cancelled steps. */
-  | { type: 'run.retried'; at: number };
+  | { type: 'run.retried'; at: number }
+  /** Start no new steps until `run.resumed` (in-flight steps finish). */
+  | { type: 'run.paused'; at: number }
+  | { type: 'run.resumed'; at: number }
+  /** A log line a node wrote during an attempt; recorded for the history, ignored by the state. */
+  | { type: 'step.log'; at: number; nodeId: string; attempt: number; level: 'debug' | 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> };
 
 /** Commands: what the runner must do after an event. */
 export type Command =
