@@ -37,6 +37,8 @@ export interface CompletedAttempt {
   step: Pick<LeasedStep, 'workspaceId' | 'runId' | 'nodeId' | 'attempt' | 'claimedAt'> & { lease: { token: string } };
   outcome: AttemptOutcome;
   finishedAt: number;
+  /** Log lines the node wrote, recorded as `step.log` events before the outcome. */
+  logs?: ReadonlyArray<Extract<RunEvent, { type: 'step.log' }>>;
 }
 
 export class DurableEngine {
@@ -98,13 +100,14 @@ export class DurableEngine {
         const run = (await tx.lockRuns(workspaceId, [runId])).get(runId);
         const events: RunEvent[] = [];
         const dequeue: string[] = [];
-        for (const { step, outcome, finishedAt } of group) {
+        for (const { step, outcome, finishedAt, logs } of group) {
           // Only the lease holder may record: a worker that lost its lease (it stalled, another
           // took over) is ignored, so no success is ever recorded twice.
           if (!(await tx.releaseLease(workspaceId, runId, step.nodeId, step.lease.token))) continue;
           dequeue.push(step.nodeId);
           if (run === undefined || FINISHED_RUN_STATUSES.has(run.status)) continue;
           events.push({ type: 'step.started', at: step.claimedAt, nodeId: step.nodeId, attempt: step.attempt });
+          if (logs !== undefined) events.push(...logs);
           events.push(outcomeEvent(outcome, step.nodeId, step.attempt, finishedAt));
         }
         if (run === undefined || events.length === 0) continue;

@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { FlowPilotError, toErrorInfo } from '@flowpilot/engine';
+import { FlowPilotError, toErrorInfo, type RunEvent } from '@flowpilot/engine';
 import { createChildRunner, LazyAbort, MemoryRun, runAttempt, systemClock, type AttemptOutcome, type Clock, type LogEntry, type WorkflowLoader } from '@flowpilot/runtime';
 import type { ClaimedStep, Lease } from '@flowpilot/store';
 import type { CompletedAttempt, DurableEngine } from './engine.js';
@@ -36,7 +36,12 @@ interface InFlight {
   step: RunningStep;
   abort: LazyAbort;
   lost: boolean;
+  logs: Array<Extract<RunEvent, { type: 'step.log' }>>;
 }
+
+/** Per attempt, log lines kept for the history; more are counted, not stored. */
+const MAX_LOG_LINES = 1000;
+const MAX_LOG_MESSAGE = 8192;
 
 export class Worker {
   readonly owner: string;
@@ -182,11 +187,11 @@ export class Worker {
   }
 
   #launch(step: RunningStep): void {
-    const entry: InFlight = { step, abort: new LazyAbort(), lost: false };
+    const entry: InFlight = { step, abort: new LazyAbort(), lost: false, logs: [] };
     this.#running.set(step.lease.token, entry);
     void this.#execute(entry).then((outcome) => {
       if (entry.lost) return;
-      this.#outcomes.push({ step, outcome, finishedAt: this.#clock.now() });
+      this.#outcomes.push({ step, outcome, finishedAt: this.#clock.now(), logs: entry.logs });
       this.#committing ??= this.#commit().finally(() => {
         this.#committing = undefined;
         if (this.#outcomes.length > 0) this.#committing = this.#commit();
@@ -218,8 +223,15 @@ export class Worker {
         clock: this.#clock,
         abort: entry.abort,
         children: createChildRunner(step.runId, 0, childOptions, (childPlan, options) => new MemoryRun(childPlan, options).result),
-        log: (level, message, fields) =>
-          this.#options.onLog?.({ runId: step.runId, nodeId: step.nodeId, attempt: step.attempt, level, message, fields, at: this.#clock.now() }),
+        log: (level, message, fields) => {
+          const at = this.#clock.now();
+          if (entry.logs.length < MAX_LOG_LINES) {
+            const line: InFlight['logs'][number] = { type: 'step.log', at, nodeId: step.nodeId, attempt: step.attempt, level, message: message.slice(0, MAX_LOG_MESSAGE) };
+            if (fields !== undefined) line.fields = fields;
+            entry.logs.push(line);
+          }
+          this.#options.onLog?.({ runId: step.runId, nodeId: step.nodeId, attempt: step.attempt, level, message, fields, at });
+        },
       });
     } catch (error) {
       return { ok: false, error: toErrorInfo(error) };
