@@ -8,3 +8,4 @@ export { PlanCache } from './plans.js';
 export { RunStateCache } from './state-cache.js';
 export type { LeaseAllocator, LeasedStep, TransitionNotice } from './transitions.js';
 export { summarizeStoredRun, storeWorkflowLoader } from './results.js';
+export { EffectTracker, type AnnotatedEvent, type EventEffects } from './effects.js';

@@ -6,6 +6,7 @@
  */
 import { applyEvent, FINISHED_RUN_STATUSES, type RunEvent, type RunState, type StepState } from '@flowpilot/engine';
 import type { Lease, QueueWrite, RunRecord, RunWrite, StepWrite, StoreTransaction } from '@flowpilot/store';
+import { EffectTracker, type AnnotatedEvent } from './effects.js';
 import type { PlanCache } from './plans.js';
 import type { RunStateCache } from './state-cache.js';
 
@@ -32,7 +33,7 @@ export interface TransitionNotice {
   workflowId: string;
   /** Seq of the first event written (events are numbered from here). */
   firstSeq: number;
-  events: readonly RunEvent[];
+  events: readonly AnnotatedEvent[];
   steps: readonly StepWrite[];
   status: RunState['status'];
   statusBefore: RunState['status'];
@@ -73,8 +74,13 @@ export class RunTransitions {
     const timersDeleted = [...(options.timersDeleted ?? [])];
     const enqueue: QueueWrite[] = [];
     const leased: LeasedStep[] = [];
+    const tracker = new EffectTracker(state);
+    const annotated: AnnotatedEvent[] = [];
     for (const event of events) {
-      for (const command of applyEvent(plan, state, event)) {
+      const commands = applyEvent(plan, state, event);
+      const effects = tracker.effectsOf(plan, event);
+      annotated.push(effects === undefined ? event : { ...event, effects });
+      for (const command of commands) {
         switch (command.type) {
           case 'startStep': {
             const lease = options.lease?.(command.nodeId);
@@ -114,7 +120,7 @@ export class RunTransitions {
       runId: run.id,
       expectedSeq: run.lastSeq,
       priority: run.priority,
-      events,
+      events: annotated,
       steps,
       enqueue,
       dequeue,
@@ -130,7 +136,7 @@ export class RunTransitions {
       runId: run.id,
       workflowId: run.workflowId,
       firstSeq: run.lastSeq + 1,
-      events,
+      events: annotated,
       steps,
       status: state.status,
       statusBefore,
