@@ -4,6 +4,7 @@ import { FlowPilotError } from '@flowpilot/engine';
 import { createBuiltinRegistry } from '@flowpilot/nodes';
 import { runCommand } from './commands/run.js';
 import { migrateCommand, pruneCommand, runControlCommand, workerCommand } from './commands/store-commands.js';
+import { keysCreateCommand, serveCommand } from './commands/serve.js';
 import { validateCommand } from './commands/validate.js';
 import { ExitCode, processIo, type CliIo } from './io.js';
 
@@ -60,6 +61,27 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         exitCode = await runControlCommand(action, runId, registry, io);
       });
   }
+
+  program
+    .command('serve')
+    .description('serve the API, webhooks and schedules on one port, with an embedded worker')
+    .option('--port <port>', 'port (default PORT or 8080)')
+    .option('--host <host>', 'interface to listen on', '0.0.0.0')
+    .option('--no-worker', 'do not run steps in this process (API-only)')
+    .option('--concurrency <n>', 'embedded worker: steps run at once', '16')
+    .action(async (options: { port?: string; host: string; worker: boolean; concurrency: string }) => {
+      exitCode = await serveCommand(options, registry, io);
+    });
+
+  program
+    .command('keys')
+    .description('manage API keys')
+    .command('create')
+    .description('create an API key and print it (once)')
+    .requiredOption('--name <name>', 'what the key is for')
+    .action(async (options: { name: string }) => {
+      exitCode = await keysCreateCommand(options, io);
+    });
 
   program
     .command('migrate')

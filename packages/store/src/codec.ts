@@ -83,3 +83,32 @@ export class AsyncMutex {
     return result;
   }
 }
+
+/** `onWork` listeners. A listener that throws is reported, never breaks its caller (a committed transaction). */
+export class WorkSignal {
+  readonly #entries = new Set<{ listener: () => void }>();
+
+  constructor(private readonly onError: (error: unknown) => void = () => {}) {}
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  add(listener: () => void): () => void {
+    const entry = { listener };
+    this.#entries.add(entry);
+    return () => {
+      this.#entries.delete(entry);
+    };
+  }
+
+  emit(): void {
+    for (const { listener } of [...this.#entries]) {
+      try {
+        listener();
+      } catch (error) {
+        this.onError(error);
+      }
+    }
+  }
+}

@@ -8,6 +8,8 @@ export interface OpenStoreOptions {
   url?: string;
   /** Outputs larger than this many bytes of JSON go to the payload table (`FLOWPILOT_PAYLOAD_THRESHOLD`, 256 KiB). */
   payloadThreshold?: number;
+  /** PostgreSQL: the schema of the tables (default: the connection's search_path). */
+  schema?: string;
   /** Apply pending migrations (default true). */
   migrate?: boolean;
 }
@@ -20,7 +22,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   let store: Store;
   if (/^postgres(ql)?:\/\//.test(url)) {
     const { PostgresStore } = await import('./postgres/store.js');
-    store = new PostgresStore({ connectionString: url, payloadThreshold });
+    store = new PostgresStore({ connectionString: url, payloadThreshold, ...(options.schema === undefined ? {} : { schema: options.schema }) });
   } else {
     store = new SqliteStore({ filename: url.replace(/^sqlite:(\/\/)?/, ''), payloadThreshold });
   }

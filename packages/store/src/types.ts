@@ -29,6 +29,8 @@ export interface WorkflowRecord {
   latestVersion: number;
   /** Max runs of this workflow running at once; extra runs wait in `pending`. Null: no limit. */
   maxConcurrentRuns: number | null;
+  /** Its triggers (webhooks, schedules) are on. */
+  active?: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -151,6 +153,8 @@ export interface DueTimer {
   runId: string;
   timerId: string;
   dueAt: number;
+  /** The lease of this claim: fire the timer only if `StoreTransaction.releaseTimer` with it returns true. */
+  token: string;
 }
 
 /** A new run row. */
@@ -178,6 +182,13 @@ export interface StoreTransaction {
   readEvents(workspaceId: string, runId: string, afterSeq: number): Promise<StoredEvent[]>;
   /** Removes the queue item if `token` still holds its lease; false when the lease was lost. */
   releaseLease(workspaceId: string, runId: string, nodeId: string, token: string): Promise<boolean>;
+  /**
+   * Removes a claimed timer if `token` (from `claimDueTimers`) still holds its lease; false when the
+   * lease was lost: it expired and another worker claimed the timer, or the timer was re-armed or
+   * deleted meanwhile. Firing only on true makes a timer fire once even when a firing transaction
+   * outlasts the lease.
+   */
+  releaseTimer(workspaceId: string, runId: string, timerId: string, token: string): Promise<boolean>;
   write(write: RunWrite): Promise<void>;
 }
 
@@ -224,7 +235,7 @@ export interface Store {
   claimSteps(options: ClaimOptions): Promise<ClaimedStep[]>;
   /** Extends leases still held; returns the tokens that were lost (aborted or taken over). */
   extendLeases(owner: string, tokens: readonly string[], expiresAt: number): Promise<string[]>;
-  /** Leases due timers for `leaseMs` so one worker fires each. */
+  /** Leases due timers for `leaseMs` so one worker fires each (see `StoreTransaction.releaseTimer`). */
   claimDueTimers(options: ClaimOptions): Promise<DueTimer[]>;
   /** The earliest timer due time, for sleeping until then. */
   nextTimerDue(): Promise<number | undefined>;

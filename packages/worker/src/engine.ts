@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { FINISHED_RUN_STATUSES, FlowPilotError, planWorkflow, type NodeRegistry, type RunEvent } from '@flowpilot/engine';
 import { outcomeEvent, systemClock, type AttemptOutcome, type Clock } from '@flowpilot/runtime';
-import { DEFAULT_WORKSPACE_ID, type DueTimer, type RunRecord, type Store, type StoreTransaction, type WorkflowVersionRecord } from '@flowpilot/store';
+import { DEFAULT_WORKSPACE_ID, type DueTimer, type RunRecord, type ScheduleRecord, type ScheduleTransaction, type Store, type StoreTransaction, type WorkflowVersionRecord } from '@flowpilot/store';
 import { PlanCache } from './plans.js';
 import { RunStateCache } from './state-cache.js';
 import { RunTransitions, type LeaseAllocator, type LeasedStep, type TransitionNotice } from './transitions.js';
@@ -34,7 +34,7 @@ export interface StartRunOptions {
 
 /** A finished attempt to record: which lease ran it and what came out. */
 export interface CompletedAttempt {
-  step: Pick<LeasedStep, 'workspaceId' | 'runId' | 'nodeId' | 'attempt' | 'claimedAt'> & { lease: { token: string } };
+  step: Pick<LeasedStep, 'workspaceId' | 'runId' | 'workflowId' | 'version' | 'nodeId' | 'attempt' | 'claimedAt'> & { lease: { token: string } };
   outcome: AttemptOutcome;
   finishedAt: number;
   /** Log lines the node wrote, recorded as `step.log` events before the outcome. */
@@ -76,22 +76,54 @@ export class DurableEngine {
     if (version === undefined) throw new FlowPilotError('WORKFLOW_NOT_FOUND', `workflow "${options.workflowId}" not found`, { retryable: false });
     await this.plans.get(workspaceId, options.workflowId, version); // fails early on a missing version
     const runId = options.runId ?? randomUUID();
-    const now = this.#clock.now();
-    await this.#transaction(async (tx, notices) => {
-      const workflow = await tx.lockWorkflow(workspaceId, options.workflowId);
-      await tx.insertRun({ workspaceId, id: runId, workflowId: options.workflowId, version, priority: options.priority ?? 0, input: options.input ?? {}, createdAt: now });
-      const limit = workflow?.maxConcurrentRuns ?? null;
-      if (limit === null || (await tx.countRunning(workspaceId, options.workflowId)) < limit) {
-        await this.#startLocked(tx, workspaceId, runId, now, notices);
-      }
-    });
+    await this.#transaction((tx, notices) => this.#createRun(tx, notices, { ...options, workspaceId, version, runId }, this.#clock.now()));
     return (await this.store.getRun(workspaceId, runId))!;
+  }
+
+  /**
+   * Fires the schedules due at `now`, each in the transaction that moves it to its next tick, so
+   * with any number of processes each tick starts exactly one run. `decide` applies catch-up.
+   */
+  async fireDueSchedules(now: number, decide: (schedule: ScheduleRecord) => { fire: boolean; next: number | undefined }, limit = 50): Promise<string[]> {
+    return this.#transaction(async (tx, notices) => {
+      const schedules = tx as StoreTransaction & ScheduleTransaction;
+      const started: string[] = [];
+      for (const schedule of await schedules.takeDueSchedules(now, limit)) {
+        const { fire, next } = decide(schedule);
+        await schedules.setScheduleNext(schedule, next ?? null, now);
+        if (!fire) continue;
+        const workflow = await this.store.getWorkflow(schedule.workspaceId, schedule.workflowId);
+        if (workflow === undefined) continue;
+        const runId = randomUUID();
+        const input = { scheduledFor: new Date(schedule.nextFireAt ?? now).toISOString(), firedAt: new Date(now).toISOString() };
+        await this.#createRun(tx, notices, { workspaceId: schedule.workspaceId, workflowId: schedule.workflowId, version: workflow.latestVersion, runId, input }, now);
+        started.push(runId);
+      }
+      return started;
+    });
+  }
+
+  async #createRun(
+    tx: StoreTransaction,
+    notices: TransitionNotice[],
+    options: StartRunOptions & { workspaceId: string; version: number; runId: string },
+    now: number,
+  ): Promise<void> {
+    const { workspaceId, workflowId, version, runId } = options;
+    const workflow = await tx.lockWorkflow(workspaceId, workflowId);
+    await tx.insertRun({ workspaceId, id: runId, workflowId, version, priority: options.priority ?? 0, input: options.input ?? {}, createdAt: now });
+    const limit = workflow?.maxConcurrentRuns ?? null;
+    if (limit === null || (await tx.countRunning(workspaceId, workflowId)) < limit) {
+      await this.#startLocked(tx, workspaceId, runId, now, notices);
+    }
   }
 
   /** Records finished attempts (one transaction for the batch); returns steps leased to the caller. */
   async completeAttempts(attempts: readonly CompletedAttempt[], lease?: LeaseAllocator): Promise<LeasedStep[]> {
     if (attempts.length === 0) return [];
     const byRun = groupBy(attempts, (item) => `${item.step.workspaceId}\u0000${item.step.runId}`);
+    // Plans are loaded before the transaction: no reads of the store while it holds run locks.
+    await Promise.all(attempts.map(({ step }) => this.plans.get(step.workspaceId, step.workflowId, step.version)));
     const now = this.#clock.now();
     return this.#transaction(async (tx, notices) => {
       const leased: LeasedStep[] = [];
@@ -122,6 +154,7 @@ export class DurableEngine {
   /** Fires due timers (retries, delays, run timeouts). */
   async fireTimers(timers: readonly DueTimer[], lease?: LeaseAllocator): Promise<LeasedStep[]> {
     if (timers.length === 0) return [];
+    await this.#prefetchPlans(timers.map((timer) => [timer.workspaceId, timer.runId] as const));
     const now = this.#clock.now();
     return this.#transaction(async (tx, notices) => {
       const leased: LeasedStep[] = [];
@@ -129,9 +162,12 @@ export class DurableEngine {
         const { workspaceId, runId } = group[0]!;
         const run = (await tx.lockRuns(workspaceId, [runId])).get(runId);
         if (run === undefined) continue;
-        const timerIds = group.map((timer) => timer.timerId);
+        // Fire only timers whose claim still holds: one that outlived its lease was taken by another.
+        const timerIds: string[] = [];
+        for (const timer of group) if (await tx.releaseTimer(workspaceId, runId, timer.timerId, timer.token)) timerIds.push(timer.timerId);
+        if (timerIds.length === 0) continue;
         const events: RunEvent[] = FINISHED_RUN_STATUSES.has(run.status) ? [] : timerIds.map((timerId) => ({ type: 'timer.fired', at: now, timerId }));
-        const result = await this.#transitions.apply(tx, run, events, { now, timersDeleted: timerIds, lease, notices });
+        const result = await this.#transitions.apply(tx, run, events, { now, lease, notices });
         leased.push(...result.leased);
         if (result.finished) leased.push(...(await this.#admitNext(tx, run, now, lease, notices)));
       }
@@ -149,7 +185,17 @@ export class DurableEngine {
     return this.#control(workspaceId, runId, { type: 'run.retried', at: this.#clock.now() }, (run) => run.status === 'failed' || run.status === 'cancelled');
   }
 
+  /** Pauses a run: in-flight steps finish, nothing new starts until `resumeRun`. */
+  async pauseRun(runId: string, workspaceId = DEFAULT_WORKSPACE_ID): Promise<RunRecord> {
+    return this.#control(workspaceId, runId, { type: 'run.paused', at: this.#clock.now() }, (run) => run.status === 'running' || run.status === 'waiting');
+  }
+
+  async resumeRun(runId: string, workspaceId = DEFAULT_WORKSPACE_ID): Promise<RunRecord> {
+    return this.#control(workspaceId, runId, { type: 'run.resumed', at: this.#clock.now() }, (run) => run.status === 'paused');
+  }
+
   async #control(workspaceId: string, runId: string, event: RunEvent, allowed: (run: RunRecord) => boolean): Promise<RunRecord> {
+    await this.#prefetchPlans([[workspaceId, runId]]);
     await this.#transaction(async (tx, notices) => {
       const run = (await tx.lockRuns(workspaceId, [runId])).get(runId);
       if (run === undefined) throw new FlowPilotError('RUN_NOT_FOUND', `run "${runId}" not found`, { retryable: false });
@@ -158,6 +204,19 @@ export class DurableEngine {
       if (result.finished) await this.#admitNext(tx, run, event.at, undefined, notices);
     });
     return (await this.store.getRun(workspaceId, runId))!;
+  }
+
+  /** Loads the plans of runs before a transaction, so it does not read the store while holding locks. */
+  async #prefetchPlans(runs: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    const seen = new Set<string>();
+    await Promise.all(
+      runs.map(async ([workspaceId, runId]) => {
+        if (seen.has(runId)) return;
+        seen.add(runId);
+        const run = await this.store.getRun(workspaceId, runId);
+        if (run !== undefined) await this.plans.get(workspaceId, run.workflowId, run.version).catch(() => undefined);
+      }),
+    );
   }
 
   /** Starts a locked pending run. */
@@ -194,6 +253,10 @@ export class DurableEngine {
   }
 }
 
+/**
+ * Groups by run, in key order: every transaction locks its runs in one global order (workspace,
+ * run id), so two batches touching the same runs cannot deadlock.
+ */
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
   for (const item of items) {
@@ -202,5 +265,5 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
     if (group === undefined) groups.set(id, [item]);
     else group.push(item);
   }
-  return groups;
+  return new Map([...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

@@ -28,6 +28,8 @@ export interface WorkerOptions {
   onLog?: (entry: LogEntry) => void;
   /** Called with errors the worker survived (store unreachable, …). */
   onError?: (error: unknown) => void;
+  /** Called after each attempt (metrics). */
+  onAttempt?: (info: { nodeType: string; durationMs: number; outcome: 'succeeded' | 'failed' | 'waiting' }) => void;
 }
 
 type RunningStep = (ClaimedStep | LeasedStep) & { claims?: number };
@@ -37,6 +39,9 @@ interface InFlight {
   abort: LazyAbort;
   lost: boolean;
   logs: Array<Extract<RunEvent, { type: 'step.log' }>>;
+  nodeType?: string;
+  /** The attempt is done and waits to be recorded. */
+  finished?: boolean;
 }
 
 /** Per attempt, log lines kept for the history; more are counted, not stored. */
@@ -189,13 +194,16 @@ export class Worker {
   #launch(step: RunningStep): void {
     const entry: InFlight = { step, abort: new LazyAbort(), lost: false, logs: [] };
     this.#running.set(step.lease.token, entry);
+    const started = this.#clock.now();
     void this.#execute(entry).then((outcome) => {
+      if (entry.nodeType !== undefined) {
+        const result = !outcome.ok ? 'failed' : 'wakeAt' in outcome ? 'waiting' : 'succeeded';
+        this.#options.onAttempt?.({ nodeType: entry.nodeType, durationMs: this.#clock.now() - started, outcome: result });
+      }
       if (entry.lost) return;
+      entry.finished = true;
       this.#outcomes.push({ step, outcome, finishedAt: this.#clock.now(), logs: entry.logs });
-      this.#committing ??= this.#commit().finally(() => {
-        this.#committing = undefined;
-        if (this.#outcomes.length > 0) this.#committing = this.#commit();
-      });
+      this.#scheduleCommit();
     });
   }
 
@@ -209,6 +217,7 @@ export class Worker {
       const plan = await engine.plans.get(step.workspaceId, step.workflowId, step.version);
       const node = plan.byId.get(step.nodeId);
       if (node === undefined) throw new FlowPilotError('UNKNOWN_NODE', `node "${step.nodeId}" is not in workflow ${step.workflowId} v${step.version}`, { retryable: false });
+      entry.nodeType = node.nodeType.type;
       const source = await loadScopeSource(engine.store, engine.states, this.#inputs, step, plan, node);
       const childOptions = { registry: engine.registry, clock: this.#clock, loadWorkflow: this.#options.loadWorkflow, onLog: this.#options.onLog };
       return await runAttempt({
@@ -238,6 +247,15 @@ export class Worker {
     }
   }
 
+  /** Starts the committer unless it runs; it restarts itself for outcomes that arrive as it ends. */
+  #scheduleCommit(): void {
+    if (this.#committing !== undefined) return;
+    this.#committing = this.#commit().finally(() => {
+      this.#committing = undefined;
+      if (this.#outcomes.length > 0) this.#scheduleCommit();
+    });
+  }
+
   /** Records finished attempts in batches; a failed commit is retried (the leases stay held). */
   async #commit(): Promise<void> {
     while (this.#outcomes.length > 0) {
@@ -257,7 +275,10 @@ export class Worker {
   }
 
   async #extendLeases(): Promise<void> {
-    const tokens = [...this.#running.keys()];
+    // Finished attempts are not extended: their queue rows are being deleted by the committer, and
+    // touching the same rows from two transactions in different orders deadlocks on PostgreSQL.
+    // Sorted, so concurrent heartbeats lock rows in one order.
+    const tokens = [...this.#running.entries()].filter(([, entry]) => entry.finished !== true).map(([token]) => token).sort();
     if (tokens.length === 0) return;
     try {
       const lost = await this.#engine.store.extendLeases(this.owner, tokens, this.#clock.now() + this.#leaseMs);

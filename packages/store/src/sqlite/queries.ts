@@ -1,6 +1,8 @@
 /** The SQLite store's operations, synchronous; `SqliteStore` serialises and wraps them. */
-import { FlowPilotError, type RunStatus, type StepStatus } from '@flowpilot/engine';
-import { decodeEvent, encodeEvent, fromJson, needsOutputs, placeOutput, SequenceConflictError, toJson, type StoredError } from '../codec.js';
+import { randomUUID } from 'node:crypto';
+import { FlowPilotError } from '@flowpilot/engine';
+import { decodeEvent, encodeEvent, fromJson, needsOutputs, placeOutput, SequenceConflictError, toJson } from '../codec.js';
+import { toRunRecord, toStepRecord, toWorkflowRecord, type Row } from '../rows.js';
 import type {
   ClaimedStep,
   ClaimOptions,
@@ -16,7 +18,7 @@ import type {
 } from '../types.js';
 import type { Statements } from './statements.js';
 
-export type Row = Record<string, unknown>;
+export type { Row };
 
 export class SqliteQueries {
   #pendingWork = false;
@@ -48,6 +50,7 @@ export class SqliteQueries {
       insertRun: async (run) => this.insertRun(run),
       readEvents: async (ws, runId, afterSeq) => this.readEvents(ws, runId, afterSeq),
       releaseLease: async (ws, runId, nodeId, token) => this.s.releaseLease.run(ws, runId, nodeId, token).changes === 1,
+      releaseTimer: async (ws, runId, timerId, token) => this.s.releaseTimer.run(ws, runId, timerId, token).changes === 1,
       write: async (write) => this.write(write),
     };
   }
@@ -65,16 +68,7 @@ export class SqliteQueries {
 
   getWorkflow(ws: string, id: string): WorkflowRecord | undefined {
     const row = this.s.getWorkflow.get(ws, id) as Row | undefined;
-    if (row === undefined) return undefined;
-    return {
-      workspaceId: row.workspace_id as string,
-      id: row.id as string,
-      name: row.name as string,
-      latestVersion: row.latest_version as number,
-      maxConcurrentRuns: (row.max_concurrent_runs as number | null) ?? null,
-      createdAt: row.created_at as number,
-      updatedAt: row.updated_at as number,
-    };
+    return row === undefined ? undefined : toWorkflowRecord(row);
   }
 
   getWorkflowVersion(ws: string, workflowId: string, version?: number): WorkflowVersionRecord | undefined {
@@ -114,24 +108,8 @@ export class SqliteQueries {
   }
 
   #run(row: Row): RunRecord {
-    const run: RunRecord = {
-      workspaceId: row.workspace_id as string,
-      id: row.id as string,
-      workflowId: row.workflow_id as string,
-      version: row.version as number,
-      status: row.status as RunStatus,
-      priority: row.priority as number,
-      input: fromJson(row.input as string | null),
-      createdAt: row.created_at as number,
-      lastSeq: row.last_seq as number,
-    };
     const output = row.output_payload_id === null ? fromJson(row.output as string | null) : this.#payload(row.workspace_id as string, row.output_payload_id as string);
-    if (output !== undefined) run.output = output;
-    const error = fromJson<StoredError>(row.error as string | null);
-    if (error !== undefined) run.error = error;
-    if (row.started_at !== null) run.startedAt = row.started_at as number;
-    if (row.finished_at !== null) run.finishedAt = row.finished_at as number;
-    return run;
+    return toRunRecord(row, output);
   }
 
   #payload(ws: string, id: string): unknown {
@@ -144,16 +122,9 @@ export class SqliteQueries {
   }
 
   getSteps(ws: string, runId: string): StepRecord[] {
-    return (this.s.getSteps.all(ws, runId) as Row[]).map((row) => {
-      const step: StepRecord = { runId, nodeId: row.node_id as string, status: row.status as StepStatus, attempts: row.attempts as number };
-      const output = row.output_payload_id === null ? fromJson(row.output as string | null) : this.#payload(ws, row.output_payload_id as string);
-      if (output !== undefined) step.output = output;
-      const error = fromJson<StoredError>(row.error as string | null);
-      if (error !== undefined) step.error = error;
-      if (row.started_at !== null) step.startedAt = row.started_at as number;
-      if (row.finished_at !== null) step.finishedAt = row.finished_at as number;
-      return step;
-    });
+    return (this.s.getSteps.all(ws, runId) as Row[]).map((row) =>
+      toStepRecord(runId, row, row.output_payload_id === null ? fromJson(row.output as string | null) : this.#payload(ws, row.output_payload_id as string)),
+    );
   }
 
   readOutputs(ws: string, runId: string, nodeIds: readonly string[]): Map<string, unknown> {
@@ -177,7 +148,8 @@ export class SqliteQueries {
 
   write(w: RunWrite): void {
     const { workspaceId: ws, runId } = w;
-    if (w.events.length > 0 && this.s.bumpSeq.run(w.expectedSeq + w.events.length, ws, runId, w.expectedSeq).changes !== 1) {
+    // The guard, also for a write without events: it may only follow the state its writer read.
+    if (this.s.bumpSeq.run(w.expectedSeq + w.events.length, ws, runId, w.expectedSeq).changes !== 1) {
       throw new SequenceConflictError(runId, w.expectedSeq);
     }
     w.events.forEach((event, index) => {
@@ -231,6 +203,8 @@ export class SqliteQueries {
 
   claimSteps(options: ClaimOptions): ClaimedStep[] {
     const rows = this.s.claim.all({ owner: options.owner, expires: options.now + options.leaseMs, now: options.now, limit: options.limit }) as Row[];
+    // RETURNING order is unspecified: hand the items back in claim order.
+    rows.sort((a, b) => (b.priority as number) - (a.priority as number) || (a.id as number) - (b.id as number));
     return rows.map((row) => {
       const ws = row.workspace_id as string;
       const runId = row.run_id as string;
@@ -257,8 +231,11 @@ export class SqliteQueries {
   }
 
   claimDueTimers(options: ClaimOptions): DueTimer[] {
-    const rows = this.s.claimTimers.all({ expires: options.now + options.leaseMs, now: options.now, limit: options.limit }) as Row[];
-    return rows.map((row) => ({ workspaceId: row.workspace_id as string, runId: row.run_id as string, timerId: row.timer_id as string, dueAt: row.due_at as number }));
+    const token = `${options.owner}:${randomUUID()}`;
+    const rows = this.s.claimTimers.all({ expires: options.now + options.leaseMs, now: options.now, limit: options.limit, token }) as Row[];
+    return rows
+      .map((row) => ({ workspaceId: row.workspace_id as string, runId: row.run_id as string, timerId: row.timer_id as string, dueAt: row.due_at as number, token }))
+      .sort((a, b) => a.dueAt - b.dueAt);
   }
 
   nextTimerDue(): number | undefined {

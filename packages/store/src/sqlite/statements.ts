@@ -50,12 +50,11 @@ export function prepareStatements(db: Database.Database) {
       'INSERT INTO payloads (workspace_id, id, run_id, data) VALUES (?, ?, ?, ?) ON CONFLICT (workspace_id, id) DO UPDATE SET data = excluded.data',
     ),
     getPayload: p('SELECT data FROM payloads WHERE workspace_id = ? AND id = ?'),
+    // REPLACE: a node that still has an item gets a new one (a fresh id), so a lease token
+    // (owner:id:claims) is never minted twice.
     enqueue: p(
-      `INSERT INTO queue (workspace_id, run_id, node_id, attempt, inputs, priority, lease_owner, lease_token, lease_expires_at, claims, claimed_at)
-       VALUES (@ws, @run, @node, @attempt, @inputs, @priority, @owner, @token, @expires, @claims, @claimedAt)
-       ON CONFLICT (workspace_id, run_id, node_id) DO UPDATE SET attempt = excluded.attempt, inputs = excluded.inputs,
-         priority = excluded.priority, lease_owner = excluded.lease_owner, lease_token = excluded.lease_token,
-         lease_expires_at = excluded.lease_expires_at, claims = excluded.claims, claimed_at = excluded.claimed_at`,
+      `REPLACE INTO queue (workspace_id, run_id, node_id, attempt, inputs, priority, lease_owner, lease_token, lease_expires_at, claims, claimed_at)
+       VALUES (@ws, @run, @node, @attempt, @inputs, @priority, @owner, @token, @expires, @claims, @claimedAt)`,
     ),
     dequeue: p('DELETE FROM queue WHERE workspace_id = ? AND run_id = ? AND node_id = ?'),
     releaseLease: p('DELETE FROM queue WHERE workspace_id = ? AND run_id = ? AND node_id = ? AND lease_token = ?'),
@@ -66,22 +65,24 @@ export function prepareStatements(db: Database.Database) {
       `UPDATE queue SET lease_owner = @owner, lease_token = @owner || ':' || id || ':' || (claims + 1),
          lease_expires_at = @expires, claims = claims + 1, claimed_at = @now
        WHERE id IN (SELECT id FROM queue WHERE lease_expires_at <= @now ORDER BY priority DESC, id LIMIT @limit)
-       RETURNING workspace_id, run_id, node_id, attempt, inputs, lease_owner, lease_token, lease_expires_at, claims, claimed_at`,
+       RETURNING id, priority, workspace_id, run_id, node_id, attempt, inputs, lease_owner, lease_token, lease_expires_at, claims, claimed_at`,
     ),
     extendLease: p('UPDATE queue SET lease_expires_at = ? WHERE lease_token = ? AND lease_owner = ?'),
     upsertTimer: p(
-      `INSERT INTO timers (workspace_id, run_id, timer_id, due_at, lease_expires_at) VALUES (?, ?, ?, ?, 0)
-       ON CONFLICT (workspace_id, run_id, timer_id) DO UPDATE SET due_at = excluded.due_at, lease_expires_at = 0`,
+      `INSERT INTO timers (workspace_id, run_id, timer_id, due_at, lease_expires_at, lease_token) VALUES (?, ?, ?, ?, 0, NULL)
+       ON CONFLICT (workspace_id, run_id, timer_id) DO UPDATE SET due_at = excluded.due_at, lease_expires_at = 0, lease_token = NULL`,
     ),
     deleteTimer: p('DELETE FROM timers WHERE workspace_id = ? AND run_id = ? AND timer_id = ?'),
     claimTimers: p(
-      `UPDATE timers SET lease_expires_at = @expires
+      `UPDATE timers SET lease_expires_at = @expires, lease_token = @token
        WHERE rowid IN (SELECT rowid FROM timers WHERE due_at <= @now AND lease_expires_at <= @now ORDER BY due_at LIMIT @limit)
        RETURNING workspace_id, run_id, timer_id, due_at`,
     ),
-    nextTimer: p('SELECT MIN(due_at) AS due FROM timers'),
+    // When the earliest timer becomes claimable: a leased one (being fired) counts from its lease's end.
+    releaseTimer: p('DELETE FROM timers WHERE workspace_id = ? AND run_id = ? AND timer_id = ? AND lease_token = ?'),
+    nextTimer: p('SELECT MIN(MAX(due_at, lease_expires_at)) AS due FROM timers'),
     queueDepth: p('SELECT COUNT(*) AS n FROM queue WHERE lease_expires_at <= ?'),
-    prunable: p(`SELECT workspace_id, id FROM runs WHERE finished_at IS NOT NULL AND finished_at < ? AND status IN ('succeeded', 'failed', 'cancelled') LIMIT ?`),
+    prunable: p(`SELECT workspace_id, id FROM runs WHERE finished_at IS NOT NULL AND finished_at < ? AND status IN ('succeeded', 'failed', 'cancelled') ORDER BY finished_at LIMIT ?`),
     deleteRunRows: ['steps', 'events', 'queue', 'timers', 'payloads'].map((table) => p(`DELETE FROM ${table} WHERE workspace_id = ? AND run_id = ?`)),
     deleteRun: p('DELETE FROM runs WHERE workspace_id = ? AND id = ?'),
   };

@@ -2,12 +2,18 @@
  * The SQLite store: the embedded default. better-sqlite3 is synchronous, so every operation runs
  * under one async mutex (no statement of one caller can land inside another's transaction), and
  * transactions use BEGIN IMMEDIATE so several processes on one file serialise their writes.
+ *
+ * Waiting for another connection's write lock never blocks the event loop: BEGIN IMMEDIATE does not
+ * wait inside SQLite but is retried on timers (up to `busyTimeoutMs`), so the holder (another
+ * process, or another store on the same file in this process) can finish. Store methods called
+ * inside `transaction(fn)` (by fn, in its async context) run in that transaction instead of
+ * waiting for the mutex it holds; a nested `transaction` is a savepoint.
  */
-import { EventEmitter } from 'node:events';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { AsyncMutex, DEFAULT_PAYLOAD_THRESHOLD, loadMigrations } from '../codec.js';
+import { AsyncMutex, DEFAULT_PAYLOAD_THRESHOLD, loadMigrations, WorkSignal } from '../codec.js';
 import type { ClaimedStep, ClaimOptions, DueTimer, Store, StoreTransaction, WorkflowVersionRecord } from '../types.js';
 import { SqliteQueries, type Row } from './queries.js';
 import { prepareStatements } from './statements.js';
@@ -16,7 +22,7 @@ export interface SqliteStoreOptions {
   /** File path, or `:memory:`. */
   filename: string;
   payloadThreshold?: number;
-  /** How long to wait for another process's write lock (ms). */
+  /** How long to wait for another connection's write lock (ms). */
   busyTimeoutMs?: number;
 }
 
@@ -24,16 +30,23 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly #db: Database.Database;
   readonly #mutex = new AsyncMutex();
-  readonly #events = new EventEmitter();
+  readonly #work = new WorkSignal();
+  readonly #busyTimeoutMs: number;
+  /** The transaction whose async context a call comes from, if any. */
+  readonly #context = new AsyncLocalStorage<symbol>();
+  /** The open transaction (its token), if any. */
+  #open: symbol | undefined;
+  #savepoints = 0;
   #queries: SqliteQueries | undefined;
 
   constructor(options: SqliteStoreOptions) {
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
     this.#db = new Database(options.filename);
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
     this.#db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives a process crash; only an OS crash can lose the last ones.
     this.#db.pragma('synchronous = NORMAL');
-    this.#db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+    this.#db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
     this.#db.pragma('foreign_keys = ON');
     this.payloadThreshold = options.payloadThreshold ?? DEFAULT_PAYLOAD_THRESHOLD;
   }
@@ -42,23 +55,73 @@ export class SqliteStore implements Store {
 
   get #q(): SqliteQueries {
     if (this.#queries === undefined) {
-      this.#queries = new SqliteQueries(prepareStatements(this.#db), this.payloadThreshold, () => this.#events.emit('work'));
+      this.#queries = new SqliteQueries(prepareStatements(this.#db), this.payloadThreshold, () => this.#work.emit());
     }
     return this.#queries;
   }
 
+  /** Is the caller running inside this store's open transaction? */
+  get #inside(): boolean {
+    return this.#open !== undefined && this.#context.getStore() === this.#open;
+  }
+
+  /** Runs `fn` alone on the connection (or at once inside the caller's own transaction). */
+  #serial<T>(fn: () => T | Promise<T>): Promise<T> {
+    return this.#inside ? Promise.resolve().then(fn) : this.#mutex.run(fn);
+  }
+
+  /** BEGIN IMMEDIATE, retried on timers while another connection holds the write lock. */
+  async #begin(): Promise<void> {
+    const deadline = Date.now() + this.#busyTimeoutMs;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 25)) {
+      this.#db.pragma('busy_timeout = 0');
+      try {
+        this.#db.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw error;
+      } finally {
+        this.#db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  /** A synchronous write in its own immediate transaction (or in the caller's open one). */
+  #write<T>(fn: () => T): Promise<T> {
+    if (this.#inside) return Promise.resolve().then(fn);
+    return this.#mutex.run(async () => {
+      await this.#begin();
+      try {
+        const result = fn();
+        this.#db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+        throw error;
+      }
+    });
+  }
+
   async migrate(): Promise<number[]> {
-    return this.#mutex.run(() => {
-      this.#db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
-      const applied = new Set((this.#db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((row) => row.version));
+    return this.#mutex.run(async () => {
       const done: number[] = [];
       for (const migration of loadMigrations('sqlite')) {
-        if (applied.has(migration.version)) continue;
-        this.#db.transaction(() => {
-          this.#db.exec(migration.sql);
-          this.#db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now());
-        }).immediate();
-        done.push(migration.version);
+        // Every write under BEGIN IMMEDIATE (whose wait does not block the event loop).
+        await this.#begin();
+        try {
+          this.#db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+          // Read under the write lock: another process may have applied it meanwhile.
+          if (this.#db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(migration.version) === undefined) {
+            this.#db.exec(migration.sql);
+            this.#db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now());
+            done.push(migration.version);
+          }
+          this.#db.exec('COMMIT');
+        } catch (error) {
+          if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+          throw error;
+        }
       }
       return done;
     });
@@ -74,14 +137,19 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    if (this.#inside) return this.#savepoint(fn);
     return this.#mutex.run(async () => {
-      this.#db.exec('BEGIN IMMEDIATE');
+      await this.#begin();
+      const token = Symbol('transaction');
+      this.#open = token;
       try {
-        const result = await fn(this.#q.transaction());
+        const result = await this.#context.run(token, () => fn(this.#q.transaction()));
+        this.#open = undefined;
         this.#db.exec('COMMIT');
         this.#q.flushNotifications();
         return result;
       } catch (error) {
+        this.#open = undefined;
         if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
         this.#q.dropNotifications();
         throw error;
@@ -89,65 +157,82 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** A transaction inside the caller's: a savepoint, rolled back alone if `fn` throws. */
+  async #savepoint<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    const name = `nested_${(this.#savepoints += 1)}`;
+    this.#db.exec(`SAVEPOINT ${name}`);
+    try {
+      const result = await fn(this.#q.transaction());
+      this.#db.exec(`RELEASE ${name}`);
+      return result;
+    } catch (error) {
+      this.#db.exec(`ROLLBACK TO ${name}`);
+      this.#db.exec(`RELEASE ${name}`);
+      throw error;
+    }
+  }
+
   saveWorkflowVersion(input: { workspaceId: string; workflowId: string; name: string; definition: unknown; now: number }): Promise<WorkflowVersionRecord> {
-    return this.#mutex.run(() => this.#db.transaction(() => this.#q.saveWorkflowVersion(input)).immediate());
+    return this.#write(() => this.#q.saveWorkflowVersion(input));
   }
 
   getWorkflow(workspaceId: string, workflowId: string) {
-    return this.#mutex.run(() => this.#q.getWorkflow(workspaceId, workflowId));
+    return this.#serial(() => this.#q.getWorkflow(workspaceId, workflowId));
   }
 
   getWorkflowVersion(workspaceId: string, workflowId: string, version?: number) {
-    return this.#mutex.run(() => this.#q.getWorkflowVersion(workspaceId, workflowId, version));
+    return this.#serial(() => this.#q.getWorkflowVersion(workspaceId, workflowId, version));
   }
 
   setWorkflowConcurrency(workspaceId: string, workflowId: string, maxConcurrentRuns: number | null): Promise<void> {
-    return this.#mutex.run(() => this.#q.setWorkflowConcurrency(workspaceId, workflowId, maxConcurrentRuns));
+    return this.#serial(() => this.#q.setWorkflowConcurrency(workspaceId, workflowId, maxConcurrentRuns));
   }
 
   getRun(workspaceId: string, runId: string) {
-    return this.#mutex.run(() => this.#q.getRun(workspaceId, runId));
+    return this.#serial(() => this.#q.getRun(workspaceId, runId));
   }
 
   getSteps(workspaceId: string, runId: string) {
-    return this.#mutex.run(() => this.#q.getSteps(workspaceId, runId));
+    return this.#serial(() => this.#q.getSteps(workspaceId, runId));
   }
 
   readOutputs(workspaceId: string, runId: string, nodeIds: readonly string[]) {
-    return this.#mutex.run(() => this.#q.readOutputs(workspaceId, runId, nodeIds));
+    return this.#serial(() => this.#q.readOutputs(workspaceId, runId, nodeIds));
   }
 
   readEvents(workspaceId: string, runId: string, afterSeq = 0) {
-    return this.#mutex.run(() => this.#q.readEvents(workspaceId, runId, afterSeq));
+    return this.#serial(() => this.#q.readEvents(workspaceId, runId, afterSeq));
   }
 
   claimSteps(options: ClaimOptions): Promise<ClaimedStep[]> {
-    return this.#mutex.run(() => this.#db.transaction(() => this.#q.claimSteps(options)).immediate());
+    if (options.limit <= 0) return Promise.resolve([]);
+    return this.#write(() => this.#q.claimSteps(options));
   }
 
   extendLeases(owner: string, tokens: readonly string[], expiresAt: number): Promise<string[]> {
-    return this.#mutex.run(() => this.#db.transaction(() => this.#q.extendLeases(owner, tokens, expiresAt)).immediate());
+    return this.#write(() => this.#q.extendLeases(owner, tokens, expiresAt));
   }
 
   claimDueTimers(options: ClaimOptions): Promise<DueTimer[]> {
-    return this.#mutex.run(() => this.#db.transaction(() => this.#q.claimDueTimers(options)).immediate());
+    if (options.limit <= 0) return Promise.resolve([]);
+    return this.#write(() => this.#q.claimDueTimers(options));
   }
 
   nextTimerDue(): Promise<number | undefined> {
-    return this.#mutex.run(() => this.#q.nextTimerDue());
+    return this.#serial(() => this.#q.nextTimerDue());
   }
 
   queueDepth(now: number): Promise<number> {
-    return this.#mutex.run(() => this.#q.queueDepth(now));
+    return this.#serial(() => this.#q.queueDepth(now));
   }
 
   pruneRuns(before: number, limit = 1000): Promise<number> {
-    return this.#mutex.run(() => this.#db.transaction(() => this.#q.pruneRuns(before, limit)).immediate());
+    if (limit <= 0) return Promise.resolve(0);
+    return this.#write(() => this.#q.pruneRuns(before, limit));
   }
 
   onWork(listener: () => void): () => void {
-    this.#events.on('work', listener);
-    return () => this.#events.off('work', listener);
+    return this.#work.add(listener);
   }
 }
 

@@ -1,0 +1,4 @@
+import type { CatalogStore, Store } from '@flowpilot/store';
+
+/** What the server needs of a store: execution and catalog. */
+export type ServerStore = Store & CatalogStore;

@@ -1,0 +1,109 @@
+/**
+ * `flowpilot serve`: the API, webhooks, schedules and (unless told not to) an embedded worker, on
+ * one port. Any number of these may share one PostgreSQL database.
+ */
+import fastifyWebsocket from '@fastify/websocket';
+import type { FastifyInstance } from 'fastify';
+import type { NodeRegistry } from '@flowpilot/engine';
+import { systemClock, type Clock } from '@flowpilot/runtime';
+import { DurableEngine, storeWorkflowLoader, Worker } from '@flowpilot/worker';
+import { createApp, type AppOptions } from './app.js';
+import { apiKeyGuard, bootstrapApiKey } from './auth.js';
+import type { ServerContext } from './context.js';
+import { EventHub } from './event-hub.js';
+import { Metrics } from './metrics.js';
+import { eventRoutes, type StreamRegistry } from './routes/events.js';
+import { hookRoutes, type HookOptions } from './routes/hooks.js';
+import { runRoutes } from './routes/runs.js';
+import { systemRoutes } from './routes/system.js';
+import { workflowRoutes } from './routes/workflows.js';
+import { Scheduler } from './scheduler.js';
+import type { ServerStore } from './server-store.js';
+
+export interface ServerOptions extends AppOptions, HookOptions {
+  store: ServerStore;
+  registry: NodeRegistry;
+  /** Run steps in this process too (default true); `false` for API-only processes. */
+  embeddedWorker?: boolean;
+  workerConcurrency?: number;
+  /** Bootstraps this API key (FLOWPILOT_API_KEY). */
+  apiKey?: string;
+  clock?: Clock;
+  /** How often schedules are checked (default 1 s). */
+  schedulerIntervalMs?: number;
+}
+
+export interface FlowPilotServer {
+  app: FastifyInstance;
+  context: ServerContext;
+  worker: Worker | undefined;
+  /** Listens on `port` (0 = any free port); resolves to the base URL. */
+  listen(port: number, host?: string): Promise<string>;
+  /** Graceful: stop triggers, finish in-flight requests, say goodbye to live streams, drain the worker. */
+  close(): Promise<void>;
+}
+
+export async function createServer(options: ServerOptions): Promise<FlowPilotServer> {
+  const { store, registry } = options;
+  const clock = options.clock ?? systemClock;
+  let worker: Worker | undefined;
+  const metrics = new Metrics({ queueDepth: () => store.queueDepth(clock.now()), activeWorkers: () => (worker === undefined ? 0 : 1) });
+  const engine = new DurableEngine({
+    store,
+    registry,
+    clock,
+    onCommitted: (notices) => {
+      for (const notice of notices) if (notice.finished) metrics.runsFinished.inc({ status: notice.status });
+    },
+  });
+  const hub = new EventHub(store);
+  const context: ServerContext = { store, engine, registry, hub, metrics, now: () => clock.now() };
+  await bootstrapApiKey(store, options.apiKey);
+
+  const app = await createApp(options);
+  const streams: StreamRegistry = new Set();
+  await app.register(fastifyWebsocket);
+  systemRoutes(app, context);
+  await app.register(async (api) => {
+    api.addHook('onRequest', apiKeyGuard(store));
+    workflowRoutes(api, context);
+    runRoutes(api, context);
+    eventRoutes(api, context, streams);
+  }, { prefix: '/api/v1' });
+  await app.register(async (hooks) => hookRoutes(hooks, context, options));
+  await app.ready();
+
+  hub.start();
+  const scheduler = new Scheduler(context, clock, options.schedulerIntervalMs ?? 1000);
+  scheduler.start();
+  if (options.embeddedWorker !== false) {
+    worker = new Worker({
+      engine,
+      clock,
+      concurrency: options.workerConcurrency ?? 16,
+      loadWorkflow: storeWorkflowLoader(store),
+      onAttempt: (info) => metrics.stepDuration.observe({ node_type: info.nodeType, outcome: info.outcome }, info.durationMs / 1000),
+    });
+    worker.start();
+  }
+
+  return {
+    app,
+    context,
+    worker,
+    listen: async (port, host = '0.0.0.0') => {
+      const address = await app.listen({ port, host });
+      return address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
+    },
+    close: async () => {
+      scheduler.stop();
+      for (const stream of streams) {
+        stream.send([{ event: 'shutdown', data: { reason: 'server shutting down' } }]);
+        stream.close();
+      }
+      await app.close();
+      hub.stop();
+      await worker?.stop(Number(process.env.FLOWPILOT_DRAIN_MS ?? 30_000));
+    },
+  };
+}

@@ -1,0 +1,61 @@
+/** One PostgreSQL transaction's view of the store (its statements run on the transaction's client). */
+import type { NewRun, RunRecord, RunWrite, StoredEvent, StoreTransaction, WorkflowRecord } from '../types.js';
+import * as q from './queries.js';
+
+export class PgTransaction implements StoreTransaction {
+  /** A write enqueued unleased work (and notified other processes, at commit). */
+  woke = false;
+  #open = true;
+
+  constructor(
+    private readonly execInTx: q.Exec,
+    private readonly payloadThreshold: number,
+    private readonly wake: string,
+  ) {}
+
+  /** After COMMIT or ROLLBACK the client is back in the pool: a late call must not run on it. */
+  close(): void {
+    this.#open = false;
+  }
+
+  readonly #exec: q.Exec = (statement, values) => {
+    if (!this.#open) return Promise.reject(new Error('the transaction is over: its statements can no longer run'));
+    return this.execInTx(statement, values);
+  };
+
+  lockRuns(workspaceId: string, runIds: readonly string[]): Promise<Map<string, RunRecord>> {
+    return q.lockRuns(this.#exec, workspaceId, runIds);
+  }
+
+  lockWorkflow(workspaceId: string, workflowId: string): Promise<WorkflowRecord | undefined> {
+    return q.getWorkflow(this.#exec, workspaceId, workflowId, true);
+  }
+
+  countRunning(workspaceId: string, workflowId: string): Promise<number> {
+    return q.countRunning(this.#exec, workspaceId, workflowId);
+  }
+
+  nextPendingRun(workspaceId: string, workflowId: string): Promise<RunRecord | undefined> {
+    return q.nextPendingRun(this.#exec, workspaceId, workflowId);
+  }
+
+  insertRun(run: NewRun): Promise<void> {
+    return q.insertRun(this.#exec, run);
+  }
+
+  readEvents(workspaceId: string, runId: string, afterSeq: number): Promise<StoredEvent[]> {
+    return q.readEvents(this.#exec, workspaceId, runId, afterSeq);
+  }
+
+  releaseLease(workspaceId: string, runId: string, nodeId: string, token: string): Promise<boolean> {
+    return q.releaseLease(this.#exec, workspaceId, runId, nodeId, token);
+  }
+
+  releaseTimer(workspaceId: string, runId: string, timerId: string, token: string): Promise<boolean> {
+    return q.releaseTimer(this.#exec, workspaceId, runId, timerId, token);
+  }
+
+  async write(write: RunWrite): Promise<void> {
+    if (await q.write(this.#exec, write, this.payloadThreshold, this.wake)) this.woke = true;
+  }
+}
