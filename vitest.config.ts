@@ -13,6 +13,7 @@ export default defineConfig({
       '@flowpilot/cli': source('cli'),
       '@flowpilot/store': source('store'),
       '@flowpilot/worker': source('worker'),
+      '@flowpilot/server': source('server'),
     },
   },
   test: {

@@ -1,7 +1,7 @@
 /** Encoding shared by both backends: JSON columns, events without outputs, large-output payloads. */
 import { readdirSync, readFileSync } from 'node:fs';
 import type { ErrorInfo, RunEvent } from '@flowpilot/engine';
-import type { StoredEvent } from './types.js';
+import type { RunWrite, StoredEvent } from './types.js';
 
 /** Outputs larger than this (bytes of JSON) go to the payload table. */
 export const DEFAULT_PAYLOAD_THRESHOLD = 256 * 1024;
@@ -110,5 +110,29 @@ export class WorkSignal {
         this.onError(error);
       }
     }
+  }
+}
+
+/** A shift of an eager lease's expiry, applied just before COMMIT. */
+export interface LeaseShift {
+  token: string;
+  from: number;
+  to: number;
+}
+
+/**
+ * Eager leases written in one transaction, with when. Before COMMIT, `shifts` says how far to move
+ * each expiry so it counts from the commit rather than from the write (see `QueueWrite.lease`).
+ */
+export class EagerLeases {
+  readonly #written: Array<{ token: string; expiresAt: number; at: number }> = [];
+
+  record(write: RunWrite, now: number): void {
+    for (const item of write.enqueue) if (item.lease !== undefined) this.#written.push({ token: item.lease.token, expiresAt: item.lease.expiresAt, at: now });
+  }
+
+  /** Leases written at least `minDelayMs` ago, moved on by their delay. */
+  shifts(now: number, minDelayMs = 50): LeaseShift[] {
+    return this.#written.filter((lease) => now - lease.at >= minDelayMs).map((lease) => ({ token: lease.token, from: lease.expiresAt, to: lease.expiresAt + (now - lease.at) }));
   }
 }

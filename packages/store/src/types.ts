@@ -105,6 +105,11 @@ export interface QueueWrite {
   nodeId: string;
   attempt: number;
   inputs: readonly string[];
+  /**
+   * Leased at once to the committer (eager dispatch). Its `expiresAt` counts from the write: when
+   * the transaction commits later (it went on to wait for locks), the store moves the expiry on by
+   * that delay, so the committer holds the lease for its full length from the commit.
+   */
   lease?: Lease;
 }
 

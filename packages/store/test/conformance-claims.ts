@@ -1,7 +1,7 @@
 /** Conformance: the queue (claims, leases), timers, queue depth, and concurrent claimers. */
 import { describe, expect, it } from 'vitest';
 import type { ClaimedStep } from '@flowpilot/store';
-import { commit, createRun, enqueue, type Suite, WS } from './conformance-helpers.js';
+import { commit, createRun, enqueue, runWrite, type Suite, WS } from './conformance-helpers.js';
 
 export function registerClaimTests(suite: Suite): void {
   const claim = (owner: string, now: number, limit = 10, leaseMs = 100) => suite.store().claimSteps({ owner, limit, leaseMs, now });
@@ -82,6 +82,20 @@ export function registerClaimTests(suite: Suite): void {
       const [taken] = await claim('other', 2_000);
       expect(taken).toMatchObject({ nodeId: 'a', claims: 2 });
       expect(await suite.store().transaction((tx) => tx.releaseLease(WS, 'r', 'a', 'me:eager:1'))).toBe(false);
+    });
+
+    it('an eager lease counts from the commit: a transaction that goes on after writing it hands over a full lease', async () => {
+      await createRun(suite.store(), 'r');
+      let writtenAt = 0;
+      await suite.store().transaction(async (tx) => {
+        const run = (await tx.lockRuns(WS, ['r'])).get('r')!;
+        writtenAt = Date.now();
+        await tx.write(runWrite(run, { enqueue: [{ nodeId: 'a', attempt: 1, inputs: [], lease: { owner: 'A', token: 'A:e1', expiresAt: writtenAt + 1_000 } }] }));
+        // Other work of the transaction (lock waits, other runs of a batch).
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      });
+      expect(await claim('B', writtenAt + 1_150)).toEqual([]);
+      expect((await claim('B', writtenAt + 5_000)).map((step) => step.nodeId)).toEqual(['a']);
     });
 
     it('dequeue removes items; a node dequeued and enqueued in one write is a new item', async () => {

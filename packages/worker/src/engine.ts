@@ -9,6 +9,7 @@ import { outcomeEvent, systemClock, type AttemptOutcome, type Clock } from '@flo
 import { DEFAULT_WORKSPACE_ID, type DueTimer, type RunRecord, type ScheduleRecord, type ScheduleTransaction, type Store, type StoreTransaction, type WorkflowVersionRecord } from '@flowpilot/store';
 import { PlanCache } from './plans.js';
 import { RunStateCache } from './state-cache.js';
+import { WorkflowLimits } from './limits.js';
 import { RunTransitions, type LeaseAllocator, type LeasedStep, type TransitionNotice } from './transitions.js';
 
 export interface DurableEngineOptions {
@@ -49,9 +50,11 @@ export class DurableEngine {
   readonly #transitions: RunTransitions;
   readonly #clock: Clock;
   readonly #onCommitted: DurableEngineOptions['onCommitted'];
+  readonly #limits: WorkflowLimits;
 
   constructor(options: DurableEngineOptions) {
     this.#onCommitted = options.onCommitted;
+    this.#limits = new WorkflowLimits(options.store);
     this.store = options.store;
     this.registry = options.registry;
     this.#clock = options.clock ?? systemClock;
@@ -66,6 +69,7 @@ export class DurableEngine {
     const version = await this.store.saveWorkflowVersion({ workspaceId, workflowId, name: plan.workflow.name, definition, now: this.#clock.now() });
     // The limit is a property of the workflow (admission reads it), kept in step with its latest version.
     await this.store.setWorkflowConcurrency(workspaceId, workflowId, plan.workflow.settings.maxConcurrentRuns ?? null);
+    this.#limits.forget(workspaceId, workflowId);
     return version;
   }
 
@@ -75,6 +79,7 @@ export class DurableEngine {
     const version = options.version ?? (await this.store.getWorkflow(workspaceId, options.workflowId))?.latestVersion;
     if (version === undefined) throw new FlowPilotError('WORKFLOW_NOT_FOUND', `workflow "${options.workflowId}" not found`, { retryable: false });
     await this.plans.get(workspaceId, options.workflowId, version); // fails early on a missing version
+    await this.#limits.load(workspaceId, options.workflowId);
     const runId = options.runId ?? randomUUID();
     await this.#transaction((tx, notices) => this.#createRun(tx, notices, { ...options, workspaceId, version, runId }, this.#clock.now()));
     return (await this.store.getRun(workspaceId, runId))!;
@@ -110,12 +115,16 @@ export class DurableEngine {
     now: number,
   ): Promise<void> {
     const { workspaceId, workflowId, version, runId } = options;
-    const workflow = await tx.lockWorkflow(workspaceId, workflowId);
     await tx.insertRun({ workspaceId, id: runId, workflowId, version, priority: options.priority ?? 0, input: options.input ?? {}, createdAt: now });
-    const limit = workflow?.maxConcurrentRuns ?? null;
-    if (limit === null || (await tx.countRunning(workspaceId, workflowId)) < limit) {
-      await this.#startLocked(tx, workspaceId, runId, now, notices);
+    // Locks are taken run first, workflow second, everywhere: the new run's row is ours alone.
+    await tx.lockRuns(workspaceId, [runId]);
+    const limit = this.#limits.cached(workspaceId, workflowId);
+    if (limit !== null) {
+      const workflow = await tx.lockWorkflow(workspaceId, workflowId);
+      const locked = workflow?.maxConcurrentRuns ?? null;
+      if (locked !== null && (await tx.countRunning(workspaceId, workflowId)) >= locked) return;
     }
+    await this.#startLocked(tx, workspaceId, runId, now, notices);
   }
 
   /** Records finished attempts (one transaction for the batch); returns steps leased to the caller. */
@@ -124,6 +133,7 @@ export class DurableEngine {
     const byRun = groupBy(attempts, (item) => `${item.step.workspaceId}\u0000${item.step.runId}`);
     // Plans are loaded before the transaction: no reads of the store while it holds run locks.
     await Promise.all(attempts.map(({ step }) => this.plans.get(step.workspaceId, step.workflowId, step.version)));
+    await Promise.all(attempts.map(({ step }) => this.#limits.load(step.workspaceId, step.workflowId)));
     const now = this.#clock.now();
     return this.#transaction(async (tx, notices) => {
       const leased: LeasedStep[] = [];
@@ -200,8 +210,9 @@ export class DurableEngine {
       const run = (await tx.lockRuns(workspaceId, [runId])).get(runId);
       if (run === undefined) throw new FlowPilotError('RUN_NOT_FOUND', `run "${runId}" not found`, { retryable: false });
       if (!allowed(run)) throw new FlowPilotError('INVALID_RUN_STATE', `run "${runId}" is ${run.status}: cannot apply ${event.type}`, { retryable: false });
+      const heldSlot = run.status !== 'pending';
       const result = await this.#transitions.apply(tx, run, [event], { now: event.at, notices });
-      if (result.finished) await this.#admitNext(tx, run, event.at, undefined, notices);
+      if (result.finished && heldSlot) await this.#admitNext(tx, run, event.at, undefined, notices);
     });
     return (await this.store.getRun(workspaceId, runId))!;
   }
@@ -214,7 +225,9 @@ export class DurableEngine {
         if (seen.has(runId)) return;
         seen.add(runId);
         const run = await this.store.getRun(workspaceId, runId);
-        if (run !== undefined) await this.plans.get(workspaceId, run.workflowId, run.version).catch(() => undefined);
+        if (run === undefined) return;
+        await this.plans.get(workspaceId, run.workflowId, run.version).catch(() => undefined);
+        await this.#limits.load(workspaceId, run.workflowId);
       }),
     );
   }
@@ -228,6 +241,8 @@ export class DurableEngine {
 
   /** A run of a limited workflow finished: start the next pending one, by priority then age. */
   async #admitNext(tx: StoreTransaction, finished: RunRecord, now: number, lease: LeaseAllocator | undefined, notices: TransitionNotice[]): Promise<LeasedStep[]> {
+    // Without a limit there is nothing to admit: skip the workflow lock every completion would contend on.
+    if (this.#limits.cached(finished.workspaceId, finished.workflowId) === null) return [];
     const workflow = await tx.lockWorkflow(finished.workspaceId, finished.workflowId);
     if (workflow?.maxConcurrentRuns == null) return [];
     if ((await tx.countRunning(finished.workspaceId, finished.workflowId)) >= workflow.maxConcurrentRuns) return [];

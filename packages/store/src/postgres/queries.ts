@@ -1,7 +1,7 @@
 /** The PostgreSQL store's operations over an `Exec` (the pool, or one transaction's client). */
 import { randomUUID } from 'node:crypto';
 import { FlowPilotError } from '@flowpilot/engine';
-import { decodeEvent, fromJson, SequenceConflictError, toJson } from '../codec.js';
+import { decodeEvent, fromJson, SequenceConflictError, toJson, type LeaseShift } from '../codec.js';
 import { toRunRecord, toStepRecord, toWorkflowRecord, type Row } from '../rows.js';
 import type {
   ClaimedStep,
@@ -139,6 +139,10 @@ export async function write(exec: Exec, w: RunWrite, threshold: number, wake: st
   const { rows } = await exec(WRITE, values);
   if (rows[0]?.ok !== 1) throw new SequenceConflictError(w.runId, w.expectedSeq);
   return wakes;
+}
+
+export async function shiftLeases(exec: Exec, shifts: readonly LeaseShift[]): Promise<void> {
+  await exec(SQL.shiftLeases, { tokens: shifts.map((shift) => shift.token), from: shifts.map((shift) => shift.from), to: shifts.map((shift) => shift.to) });
 }
 
 export async function claimSteps(exec: Exec, options: ClaimOptions): Promise<ClaimedStep[]> {

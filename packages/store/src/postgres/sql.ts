@@ -146,6 +146,13 @@ export const SQL = {
   ),
   /** Heartbeat, second pass, one row per statement: waits for a row that was busy, holding nothing else. */
   extendLease: sql('extend_lease', 'UPDATE queue SET lease_expires_at = @expires::bigint WHERE lease_owner = @owner AND lease_token = @token'),
+  /** Moves eager leases written earlier in the transaction on (unless the lease changed since). */
+  shiftLeases: sql(
+    'shift_leases',
+    `UPDATE queue q SET lease_expires_at = s.to_expires
+     FROM unnest(@tokens::text[], @from::bigint[], @to::bigint[]) AS s (token, from_expires, to_expires)
+     WHERE q.lease_token = s.token AND q.lease_expires_at = s.from_expires`,
+  ),
   /** Timers due by @now and not leased (or whose lease expired), leased for one firing worker. */
   claimTimers: sql(
     'claim_timers',

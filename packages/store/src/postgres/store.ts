@@ -24,11 +24,14 @@ import { PgTransaction } from './transaction.js';
 export interface PostgresStoreOptions {
   connectionString: string;
   payloadThreshold?: number | undefined;
-  /** Schema of the tables (created by `migrate`); sets `search_path` on every connection. */
+  /**
+   * Schema of the tables (created by `migrate`): every connection starts with `search_path` set to
+   * it (the startup `options`; a URL that sets `options` itself would override it).
+   */
   schema?: string;
   /** Pool size (default 10). */
   poolSize?: number;
-  /** `application_name` of the store's connections (default `flowpilot`). */
+  /** `application_name` of the store's connections (default `flowpilot`; one in the URL takes precedence). */
   applicationName?: string;
   /** Timeout of opening a connection (ms, default 10 000). */
   connectTimeoutMs?: number;
@@ -118,9 +121,12 @@ export class PostgresStore implements Store {
     const { result, woke } = await this.#transaction((exec) => {
       const tx = new PgTransaction(exec, this.payloadThreshold, this.#wake);
       return Promise.resolve()
-        .then(() => fn(tx))
-        .finally(() => tx.close())
-        .then((value) => ({ value, woke: tx.woke }));
+        .then(async () => {
+          const value = await fn(tx);
+          await tx.beforeCommit();
+          return { value, woke: tx.woke };
+        })
+        .finally(() => tx.close());
     }, false);
     if (woke) this.#work.emit();
     return result;

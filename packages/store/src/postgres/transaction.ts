@@ -1,4 +1,5 @@
 /** One PostgreSQL transaction's view of the store (its statements run on the transaction's client). */
+import { EagerLeases } from '../codec.js';
 import type { NewRun, RunRecord, RunWrite, StoredEvent, StoreTransaction, WorkflowRecord } from '../types.js';
 import * as q from './queries.js';
 
@@ -6,6 +7,7 @@ export class PgTransaction implements StoreTransaction {
   /** A write enqueued unleased work (and notified other processes, at commit). */
   woke = false;
   #open = true;
+  readonly #eager = new EagerLeases();
 
   constructor(
     private readonly execInTx: q.Exec,
@@ -57,5 +59,12 @@ export class PgTransaction implements StoreTransaction {
 
   async write(write: RunWrite): Promise<void> {
     if (await q.write(this.#exec, write, this.payloadThreshold, this.wake)) this.woke = true;
+    this.#eager.record(write, Date.now());
+  }
+
+  /** Just before COMMIT: eager leases count from now, not from their write (see `QueueWrite.lease`). */
+  async beforeCommit(): Promise<void> {
+    const shifts = this.#eager.shifts(Date.now());
+    if (shifts.length > 0) await q.shiftLeases(this.#exec, shifts);
   }
 }

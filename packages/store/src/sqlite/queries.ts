@@ -1,7 +1,7 @@
 /** The SQLite store's operations, synchronous; `SqliteStore` serialises and wraps them. */
 import { randomUUID } from 'node:crypto';
 import { FlowPilotError } from '@flowpilot/engine';
-import { decodeEvent, encodeEvent, fromJson, needsOutputs, placeOutput, SequenceConflictError, toJson } from '../codec.js';
+import { decodeEvent, EagerLeases, encodeEvent, fromJson, needsOutputs, placeOutput, SequenceConflictError, toJson } from '../codec.js';
 import { toRunRecord, toStepRecord, toWorkflowRecord, type Row } from '../rows.js';
 import type {
   ClaimedStep,
@@ -22,6 +22,7 @@ export type { Row };
 
 export class SqliteQueries {
   #pendingWork = false;
+  #eager = new EagerLeases();
 
   constructor(
     private readonly s: Statements,
@@ -53,6 +54,16 @@ export class SqliteQueries {
       releaseTimer: async (ws, runId, timerId, token) => this.s.releaseTimer.run(ws, runId, timerId, token).changes === 1,
       write: async (write) => this.write(write),
     };
+  }
+
+  /** A transaction begins: nothing written yet. */
+  beginTransaction(): void {
+    this.#eager = new EagerLeases();
+  }
+
+  /** Just before COMMIT: eager leases count from now, not from their write (see `QueueWrite.lease`). */
+  shiftEagerLeases(now: number): void {
+    for (const shift of this.#eager.shifts(now)) this.s.shiftLease.run(shift.to, shift.token, shift.from);
   }
 
   flushNotifications(): void {
@@ -193,6 +204,7 @@ export class SqliteQueries {
     }
     for (const timer of w.timersSet) this.s.upsertTimer.run(ws, runId, timer.timerId, timer.dueAt);
     for (const timerId of w.timersDeleted) this.s.deleteTimer.run(ws, runId, timerId);
+    this.#eager.record(w, Date.now());
     if (w.run !== undefined) {
       const placed = placeOutput(w.run.output, this.payloadThreshold);
       const payloadId = placed.payload === null ? null : `run:${runId}`;

@@ -67,6 +67,7 @@ export function prepareStatements(db: Database.Database) {
        WHERE id IN (SELECT id FROM queue WHERE lease_expires_at <= @now ORDER BY priority DESC, id LIMIT @limit)
        RETURNING id, priority, workspace_id, run_id, node_id, attempt, inputs, lease_owner, lease_token, lease_expires_at, claims, claimed_at`,
     ),
+    shiftLease: p('UPDATE queue SET lease_expires_at = ? WHERE lease_token = ? AND lease_expires_at = ?'),
     extendLease: p('UPDATE queue SET lease_expires_at = ? WHERE lease_token = ? AND lease_owner = ?'),
     upsertTimer: p(
       `INSERT INTO timers (workspace_id, run_id, timer_id, due_at, lease_expires_at, lease_token) VALUES (?, ?, ?, ?, 0, NULL)

@@ -142,9 +142,11 @@ export class SqliteStore implements Store {
       await this.#begin();
       const token = Symbol('transaction');
       this.#open = token;
+      this.#q.beginTransaction();
       try {
         const result = await this.#context.run(token, () => fn(this.#q.transaction()));
         this.#open = undefined;
+        this.#q.shiftEagerLeases(Date.now());
         this.#db.exec('COMMIT');
         this.#q.flushNotifications();
         return result;
