@@ -44,6 +44,7 @@ export function toWorkflowRecord(row: Row): WorkflowRecord {
     name: row.name as string,
     latestVersion: row.latest_version as number,
     maxConcurrentRuns: (row.max_concurrent_runs as number | null) ?? null,
+    active: row.active === 1 || row.active === true,
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
   };

@@ -142,6 +142,8 @@ export interface RunWrite {
   expectedSeq: number;
   /** The run's priority, copied onto its queue items. */
   priority: number;
+  /** The run's workflow, for event notices (looked up when absent). */
+  workflowId?: string;
   events: readonly RunEvent[];
   steps: readonly StepWrite[];
   run?: RunUpdate;

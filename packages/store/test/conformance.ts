@@ -70,6 +70,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
           name: 'Flow',
           latestVersion: 1,
           maxConcurrentRuns: null,
+          active: false,
           createdAt: 100,
           updatedAt: 100,
         });

@@ -120,6 +120,7 @@ export class RunTransitions {
       runId: run.id,
       expectedSeq: run.lastSeq,
       priority: run.priority,
+      workflowId: run.workflowId,
       events: annotated,
       steps,
       enqueue,

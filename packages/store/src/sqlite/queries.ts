@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { FlowPilotError } from '@flowpilot/engine';
 import { decodeEvent, EagerLeases, encodeEvent, fromJson, needsOutputs, placeOutput, SequenceConflictError, toJson } from '../codec.js';
+import type { EventsNotice } from '../catalog-types.js';
 import { toRunRecord, toStepRecord, toWorkflowRecord, type Row } from '../rows.js';
 import type {
   ClaimedStep,
@@ -28,7 +29,13 @@ export class SqliteQueries {
     private readonly s: Statements,
     private readonly payloadThreshold: number,
     private readonly notify: () => void,
+    private readonly notifyEvents: (notice: EventsNotice) => void = () => undefined,
   ) {}
+
+  /** A run row as a record (for the catalog's listings). */
+  runFromRow(row: Row): RunRecord {
+    return this.#run(row);
+  }
 
   /** A transaction view: async signatures over the synchronous statements. */
   transaction(): StoreTransaction {
@@ -167,6 +174,10 @@ export class SqliteQueries {
       const row = encodeEvent(event);
       this.s.insertEvent.run(ws, runId, w.expectedSeq + index + 1, row.type, row.nodeId, row.at, row.data);
     });
+    if (w.events.length > 0) {
+      const workflowId = w.workflowId ?? ((this.s.getRun.get(ws, runId) as Row | undefined)?.workflow_id as string | undefined) ?? '';
+      this.notifyEvents({ workspaceId: ws, runId, workflowId, seq: w.expectedSeq + w.events.length });
+    }
     for (const step of w.steps) {
       const placed = placeOutput(step.output, this.payloadThreshold);
       const payloadId = placed.payload === null ? null : `step:${runId}:${step.nodeId}`;

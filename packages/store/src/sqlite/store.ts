@@ -14,7 +14,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AsyncMutex, DEFAULT_PAYLOAD_THRESHOLD, loadMigrations, WorkSignal } from '../codec.js';
-import type { ClaimedStep, ClaimOptions, DueTimer, Store, StoreTransaction, WorkflowVersionRecord } from '../types.js';
+import type { ApiKeyRecord, CatalogStore, EventsNotice, ListRunsQuery, ListWorkflowsQuery, Page, ScheduleRecord, WebhookRoute } from '../catalog-types.js';
+import { toWorkflowRecord } from '../rows.js';
+import type { ClaimedStep, ClaimOptions, DueTimer, RunRecord, Store, StoreTransaction, WorkflowRecord, WorkflowVersionRecord } from '../types.js';
+import { SqliteCatalog } from './catalog.js';
 import { SqliteQueries, type Row } from './queries.js';
 import { prepareStatements } from './statements.js';
 
@@ -26,7 +29,7 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore implements Store, CatalogStore {
   readonly kind = 'sqlite' as const;
   readonly #db: Database.Database;
   readonly #mutex = new AsyncMutex();
@@ -38,6 +41,10 @@ export class SqliteStore implements Store {
   #open: symbol | undefined;
   #savepoints = 0;
   #queries: SqliteQueries | undefined;
+  #catalog: SqliteCatalog | undefined;
+  readonly #eventListeners = new Set<(notice: EventsNotice) => void>();
+  /** Event notices of the open transaction, published after it commits. */
+  #pendingNotices: EventsNotice[] = [];
 
   constructor(options: SqliteStoreOptions) {
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
@@ -55,9 +62,28 @@ export class SqliteStore implements Store {
 
   get #q(): SqliteQueries {
     if (this.#queries === undefined) {
-      this.#queries = new SqliteQueries(prepareStatements(this.#db), this.payloadThreshold, () => this.#work.emit());
+      this.#queries = new SqliteQueries(prepareStatements(this.#db), this.payloadThreshold, () => this.#work.emit(), (notice) => this.#pendingNotices.push(notice));
     }
     return this.#queries;
+  }
+
+  get #c(): SqliteCatalog {
+    this.#catalog ??= new SqliteCatalog(this.#db, toWorkflowRecord, (row) => this.#q.runFromRow(row));
+    return this.#catalog;
+  }
+
+  #publishEvents(): void {
+    const notices = this.#pendingNotices;
+    this.#pendingNotices = [];
+    for (const notice of notices) {
+      for (const listener of this.#eventListeners) {
+        try {
+          listener(notice);
+        } catch {
+          // A listener's failure is its own; the transaction is committed.
+        }
+      }
+    }
   }
 
   /** Is the caller running inside this store's open transaction? */
@@ -144,16 +170,18 @@ export class SqliteStore implements Store {
       this.#open = token;
       this.#q.beginTransaction();
       try {
-        const result = await this.#context.run(token, () => fn(this.#q.transaction()));
+        const result = await this.#context.run(token, () => fn({ ...this.#q.transaction(), ...this.#c.scheduleTransaction() }));
         this.#open = undefined;
         this.#q.shiftEagerLeases(Date.now());
         this.#db.exec('COMMIT');
         this.#q.flushNotifications();
+        this.#publishEvents();
         return result;
       } catch (error) {
         this.#open = undefined;
         if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
         this.#q.dropNotifications();
+        this.#pendingNotices = [];
         throw error;
       }
     });
@@ -164,7 +192,7 @@ export class SqliteStore implements Store {
     const name = `nested_${(this.#savepoints += 1)}`;
     this.#db.exec(`SAVEPOINT ${name}`);
     try {
-      const result = await fn(this.#q.transaction());
+      const result = await fn({ ...this.#q.transaction(), ...this.#c.scheduleTransaction() });
       this.#db.exec(`RELEASE ${name}`);
       return result;
     } catch (error) {
@@ -235,6 +263,53 @@ export class SqliteStore implements Store {
 
   onWork(listener: () => void): () => void {
     return this.#work.add(listener);
+  }
+
+  // Catalog (the API's part of the store).
+
+  listWorkflows(workspaceId: string, query: ListWorkflowsQuery): Promise<Page<WorkflowRecord>> {
+    return this.#serial(() => this.#c.listWorkflows(workspaceId, query));
+  }
+
+  listWorkflowVersions(workspaceId: string, workflowId: string) {
+    return this.#serial(() => this.#c.listWorkflowVersions(workspaceId, workflowId));
+  }
+
+  deleteWorkflow(workspaceId: string, workflowId: string): Promise<boolean> {
+    return this.#write(() => this.#c.deleteWorkflow(workspaceId, workflowId));
+  }
+
+  setWorkflowTriggers(workspaceId: string, workflowId: string, active: boolean, webhooks: readonly WebhookRoute[], schedules: readonly ScheduleRecord[]): Promise<void> {
+    return this.#write(() => this.#c.setWorkflowTriggers(workspaceId, workflowId, active, webhooks, schedules));
+  }
+
+  findWebhook(method: string, path: string): Promise<WebhookRoute | undefined> {
+    return this.#serial(() => this.#c.findWebhook(method, path));
+  }
+
+  listSchedules(workspaceId: string, workflowId: string): Promise<ScheduleRecord[]> {
+    return this.#serial(() => this.#c.listSchedules(workspaceId, workflowId));
+  }
+
+  listRuns(workspaceId: string, query: ListRunsQuery): Promise<Page<RunRecord>> {
+    return this.#serial(() => this.#c.listRuns(workspaceId, query));
+  }
+
+  createApiKey(key: ApiKeyRecord): Promise<void> {
+    return this.#write(() => this.#c.createApiKey(key));
+  }
+
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    return this.#serial(() => this.#c.findApiKeyByHash(hash));
+  }
+
+  touchApiKey(id: string, at: number): Promise<void> {
+    return this.#write(() => this.#c.touchApiKey(id, at));
+  }
+
+  onEvents(listener: (notice: EventsNotice) => void): () => void {
+    this.#eventListeners.add(listener);
+    return () => this.#eventListeners.delete(listener);
   }
 }
 
