@@ -32,16 +32,17 @@ export function summarizeRun(plan: Plan, state: RunState): RunResult {
     const summary: StepSummary = { status: step.status, attempts: step.attempts };
     if (step.output !== undefined) summary.output = step.output;
     if (step.error !== undefined) summary.error = { code: step.error.code, message: step.error.message };
-    Object.assign(summary, times(step.startedAt, step.finishedAt));
+    Object.assign(summary, resultTimes(step.startedAt, step.finishedAt));
     steps[node.id] = summary;
   }
-  const result: RunResult = { runId: state.runId, status: state.status, steps, ...times(state.startedAt, state.finishedAt) };
+  const result: RunResult = { runId: state.runId, status: state.status, steps, ...resultTimes(state.startedAt, state.finishedAt) };
   if (state.output !== undefined) result.output = state.output;
   if (state.error !== undefined) result.error = state.error;
   return result;
 }
 
-function times(startedAt: number | undefined, finishedAt: number | undefined): Pick<StepSummary, 'startedAt' | 'finishedAt' | 'durationMs'> {
+/** ISO start/finish times and the duration between them, as results show them. */
+export function resultTimes(startedAt: number | undefined, finishedAt: number | undefined): Pick<StepSummary, 'startedAt' | 'finishedAt' | 'durationMs'> {
   const out: Pick<StepSummary, 'startedAt' | 'finishedAt' | 'durationMs'> = {};
   if (startedAt !== undefined) out.startedAt = new Date(startedAt).toISOString();
   if (finishedAt !== undefined) out.finishedAt = new Date(finishedAt).toISOString();

@@ -1,5 +1,5 @@
 /** Stored runs in the JSON shape the CLI and API print (the same as in-memory results). */
-import type { RunResult, StepSummary, WorkflowLoader } from '@flowpilot/runtime';
+import { resultTimes, type RunResult, type StepSummary, type WorkflowLoader } from '@flowpilot/runtime';
 import { DEFAULT_WORKSPACE_ID, type RunRecord, type StepRecord, type Store } from '@flowpilot/store';
 import { FlowPilotError } from '@flowpilot/engine';
 
@@ -17,21 +17,13 @@ export function summarizeStoredRun(run: RunRecord, steps: readonly StepRecord[],
     const summary: StepSummary = { status: step.status, attempts: step.attempts };
     if (step.output !== undefined) summary.output = step.output;
     if (step.error !== undefined) summary.error = { code: step.error.code, message: step.error.message };
-    Object.assign(summary, times(step.startedAt, step.finishedAt));
+    Object.assign(summary, resultTimes(step.startedAt, step.finishedAt));
     summaries[nodeId] = summary;
   }
-  const result: RunResult = { runId: run.id, status: run.status, steps: summaries, ...times(run.startedAt, run.finishedAt) };
+  const result: RunResult = { runId: run.id, status: run.status, steps: summaries, ...resultTimes(run.startedAt, run.finishedAt) };
   if (run.output !== undefined) result.output = run.output;
   if (run.error !== undefined) result.error = run.error;
   return result;
-}
-
-function times(startedAt: number | undefined, finishedAt: number | undefined): Pick<StepSummary, 'startedAt' | 'finishedAt' | 'durationMs'> {
-  const out: Pick<StepSummary, 'startedAt' | 'finishedAt' | 'durationMs'> = {};
-  if (startedAt !== undefined) out.startedAt = new Date(startedAt).toISOString();
-  if (finishedAt !== undefined) out.finishedAt = new Date(finishedAt).toISOString();
-  if (startedAt !== undefined && finishedAt !== undefined) out.durationMs = finishedAt - startedAt;
-  return out;
 }
 
 /** Loads `subworkflow` references by workflow id (and version) from the store; files via `files`. */
