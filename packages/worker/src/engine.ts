@@ -137,9 +137,10 @@ export class DurableEngine {
     const now = this.#clock.now();
     return this.#transaction(async (tx, notices) => {
       const leased: LeasedStep[] = [];
+      const runs = await lockAll(tx, [...byRun.values()].map((group) => group[0]!.step));
       for (const group of byRun.values()) {
         const { workspaceId, runId } = group[0]!.step;
-        const run = (await tx.lockRuns(workspaceId, [runId])).get(runId);
+        const run = runs.get(`${workspaceId}\u0000${runId}`);
         const events: RunEvent[] = [];
         const dequeue: string[] = [];
         for (const { step, outcome, finishedAt, logs } of group) {
@@ -266,6 +267,17 @@ export class DurableEngine {
     if (notices.length > 0) this.#onCommitted?.(notices);
     return result;
   }
+}
+
+/** Locks the runs of a batch with one statement per workspace (in id order, like every lock here). */
+async function lockAll(tx: StoreTransaction, steps: ReadonlyArray<{ workspaceId: string; runId: string }>): Promise<Map<string, RunRecord>> {
+  const byWorkspace = groupBy(steps, (step) => step.workspaceId);
+  const runs = new Map<string, RunRecord>();
+  for (const [workspaceId, group] of byWorkspace) {
+    const ids = [...new Set(group.map((step) => step.runId))].sort();
+    for (const [runId, run] of await tx.lockRuns(workspaceId, ids)) runs.set(`${workspaceId}\u0000${runId}`, run);
+  }
+  return runs;
 }
 
 /**

@@ -87,6 +87,13 @@ export class Worker {
     return this.#running.size;
   }
 
+  /** Attempts still running (not yet finished). */
+  #busy(): number {
+    let busy = 0;
+    for (const entry of this.#running.values()) if (entry.finished !== true) busy += 1;
+    return busy;
+  }
+
   start(): void {
     if (this.#loop !== undefined) return;
     this.#unsubscribe = this.#engine.store.onWork(() => this.#wakeUp());
@@ -122,7 +129,7 @@ export class Worker {
       let busy = false;
       try {
         const now = this.#clock.now();
-        const free = this.#concurrency - this.#running.size - this.#reserved;
+        const free = this.#concurrency - this.#busy() - this.#reserved;
         if (free > 0) {
           const claimed = await this.#engine.store.claimSteps({ owner: this.owner, limit: free, leaseMs: this.#leaseMs, now });
           for (const step of claimed) this.#launch(step);
@@ -177,7 +184,8 @@ export class Worker {
   async #withLeases<T>(fn: (lease: LeaseAllocator) => Promise<T>): Promise<T> {
     let reserved = 0;
     const allocate: LeaseAllocator = () => {
-      if (this.#stopping || this.#running.size + this.#reserved >= this.#concurrency) return undefined;
+      // Attempts waiting to be recorded hold no slot: the steps their commit makes ready may take them.
+      if (this.#stopping || this.#busy() + this.#reserved >= this.#concurrency) return undefined;
       this.#reserved += 1;
       reserved += 1;
       this.#leaseSequence += 1;
@@ -265,7 +273,8 @@ export class Worker {
         const leased = await this.#withLeases((lease) => this.#engine.completeAttempts(batch, lease));
         for (const item of batch) this.#running.delete(item.step.lease.token);
         for (const step of leased) this.#launch(step);
-        this.#wakeUp();
+        // Slots the commit did not refill with its own ready steps: claim work for them.
+        if (leased.length < batch.length) this.#wakeUp();
       } catch (error) {
         this.#reportError(error);
         this.#outcomes = [...batch, ...this.#outcomes];

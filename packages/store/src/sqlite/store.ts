@@ -41,6 +41,9 @@ export class SqliteStore implements Store, CatalogStore {
   #open: symbol | undefined;
   #savepoints = 0;
   #queries: SqliteQueries | undefined;
+  /** Prepared once: `db.pragma()` prepares a statement on every call, twice per transaction here. */
+  #noWaitStatement: Database.Statement | undefined;
+  #waitStatement: Database.Statement | undefined;
   #catalog: SqliteCatalog | undefined;
   readonly #eventListeners = new Set<(notice: EventsNotice) => void>();
   /** Event notices of the open transaction, published after it commits. */
@@ -96,18 +99,28 @@ export class SqliteStore implements Store, CatalogStore {
     return this.#inside ? Promise.resolve().then(fn) : this.#mutex.run(fn);
   }
 
+  get #noWait(): Database.Statement {
+    this.#noWaitStatement ??= this.#db.prepare('PRAGMA busy_timeout = 0');
+    return this.#noWaitStatement;
+  }
+
+  get #wait(): Database.Statement {
+    this.#waitStatement ??= this.#db.prepare(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`);
+    return this.#waitStatement;
+  }
+
   /** BEGIN IMMEDIATE, retried on timers while another connection holds the write lock. */
   async #begin(): Promise<void> {
     const deadline = Date.now() + this.#busyTimeoutMs;
     for (let wait = 1; ; wait = Math.min(wait * 2, 25)) {
-      this.#db.pragma('busy_timeout = 0');
+      this.#noWait.run();
       try {
         this.#db.exec('BEGIN IMMEDIATE');
         return;
       } catch (error) {
         if ((error as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() >= deadline) throw error;
       } finally {
-        this.#db.pragma(`busy_timeout = ${this.#busyTimeoutMs}`);
+        this.#wait.run();
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
     }
