@@ -1,6 +1,6 @@
 /** Types and helpers shared by the conformance suite's modules. */
 import type { RunEvent } from '@flowpilot/engine';
-import { DEFAULT_PAYLOAD_THRESHOLD, DEFAULT_WORKSPACE_ID, type RunRecord, type RunWrite, type Store } from '@flowpilot/store';
+import { DEFAULT_PAYLOAD_THRESHOLD, DEFAULT_WORKSPACE_ID, type CatalogStore, type RunRecord, type RunWrite, type Store } from '@flowpilot/store';
 
 export interface ConformanceHarness {
   store: Store;
@@ -31,6 +31,9 @@ export interface Suite {
 }
 
 export const WS = DEFAULT_WORKSPACE_ID;
+
+/** Both backends implement the catalog. */
+export const catalogOf = (store: Store): Store & CatalogStore => store as Store & CatalogStore;
 export const RUN_TABLES = ['steps', 'events', 'queue', 'timers', 'payloads'] as const;
 
 /** A value that is larger than the default payload threshold. */
@@ -46,7 +49,6 @@ export async function eventually(condition: () => boolean | Promise<boolean>, ti
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
-
 
 /** Inserts a pending run (workflow `wf` version 1 unless told). */
 export async function createRun(

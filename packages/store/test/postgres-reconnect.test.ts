@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DEFAULT_WORKSPACE_ID as WS, PostgresStore } from '@flowpilot/store';
+import { DEFAULT_WORKSPACE_ID as WS, type EventsNotice, PostgresStore } from '@flowpilot/store';
 import { commit, createRun, eventually } from './conformance-helpers.js';
 import { adminClient, DATABASE_URL, describePostgres, probePostgres, randomSchema } from './postgres-helpers.js';
 
@@ -94,6 +94,25 @@ describePostgres('PostgreSQL store: connection cuts', await probePostgres(), () 
       await createRun(peer, 'r3');
       await commit(peer, 'r3', { enqueue: [{ nodeId: 'a', attempt: 1, inputs: [] }] });
       await eventually(() => calls > 0, 5_000, 'onWork from another process after the cut');
+    } finally {
+      off();
+    }
+  });
+
+  it('event notices survive a cut: onEvents hears other processes again, and this one at commit meanwhile', async () => {
+    const notices: EventsNotice[] = [];
+    const off = store.onEvents((notice) => notices.push(notice));
+    try {
+      await store.listening();
+      await createRun(peer, 'r4');
+      await cut();
+      // Until LISTEN is back: this store's own commits are told at once all the same.
+      await commit(store, 'r4', { events: [{ type: 'run.started', at: 1, input: {} }] });
+      expect(notices).toEqual([{ workspaceId: WS, runId: 'r4', workflowId: 'wf', seq: 1 }]);
+      await store.listening();
+      await commit(peer, 'r4', { events: [{ type: 'step.started', at: 2, nodeId: 'a', attempt: 1 }] });
+      await eventually(() => notices.length === 2, 5_000, 'the notice from another process after the cut');
+      expect(notices[1]).toEqual({ workspaceId: WS, runId: 'r4', workflowId: 'wf', seq: 2 });
     } finally {
       off();
     }

@@ -4,7 +4,7 @@ import { loadMigrations, openStore, PostgresStore, type Store } from '@flowpilot
 import { describeStoreConformance } from './conformance.js';
 import { adminClient, DATABASE_URL, describePostgres, probePostgres, randomSchema } from './postgres-helpers.js';
 
-const DATA_TABLES = ['workflows', 'workflow_versions', 'runs', 'steps', 'events', 'queue', 'timers', 'payloads'];
+const DATA_TABLES = ['workflows', 'workflow_versions', 'runs', 'steps', 'events', 'queue', 'timers', 'payloads', 'api_keys', 'webhooks', 'schedules'];
 
 describePostgres('PostgreSQL store', await probePostgres(), () => {
   describeStoreConformance('postgres', async () => {

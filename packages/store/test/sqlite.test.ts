@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadMigrations, SqliteStore } from '@flowpilot/store';
 import { describeStoreConformance } from './conformance.js';
 
-const DATA_TABLES = ['workflows', 'workflow_versions', 'runs', 'steps', 'events', 'queue', 'timers', 'payloads'];
+const DATA_TABLES = ['workflows', 'workflow_versions', 'runs', 'steps', 'events', 'queue', 'timers', 'payloads', 'api_keys', 'webhooks', 'schedules'];
 
 describeStoreConformance('sqlite', async () => {
   const directory = mkdtempSync(join(tmpdir(), 'flowpilot-store-'));

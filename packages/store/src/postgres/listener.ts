@@ -1,15 +1,17 @@
 /**
  * The LISTEN connection of a PostgreSQL store: one dedicated client (outside the pool, which would
- * hand it to other work) listening on `flowpilot_work`. It reconnects by itself with backoff when
- * the connection drops, and checks a quiet connection is still alive with a periodic ping.
+ * hand it to other work) listening on `flowpilot_work`, and on further channels once asked to
+ * (`listen`: `flowpilot_events` when the store has event listeners). It reconnects by itself with
+ * backoff when the connection drops (listening on every channel again), and checks a quiet
+ * connection is still alive with a periodic ping.
  */
 import pg from 'pg';
 import { WORK_CHANNEL } from './sql.js';
 
 export interface WorkListenerOptions {
   config: pg.ClientConfig;
-  /** A notification arrived on the channel. */
-  onNotify(payload: string | undefined): void;
+  /** A notification arrived on one of the channels. */
+  onNotify(channel: string, payload: string | undefined): void;
   /** LISTEN is back after a drop: notifications sent meanwhile were missed. */
   onReconnect(): void;
   onError(error: unknown): void;
@@ -22,6 +24,12 @@ const MAX_BACKOFF_MS = 5_000;
 
 export class WorkListener {
   #client: pg.Client | undefined;
+  /** The channels to listen on (on every connection). */
+  readonly #channels = new Set<string>([WORK_CHANNEL]);
+  /** LISTENs sent on the current connection after it was ready (`listen`); `listening` waits for them. */
+  #added: Promise<void> = Promise.resolve();
+  /** Drops the current connection (and reconnects). */
+  #drop: ((error: unknown) => void) | undefined;
   #started = false;
   #stopped = false;
   #connectedOnce = false;
@@ -39,10 +47,32 @@ export class WorkListener {
     void this.#connect();
   }
 
-  /** Resolves once LISTEN is active (now, or after the reconnect in progress); rejects once stopped. */
-  listening(): Promise<void> {
+  /** Listens on `channel` too, from now on (starting the connection if needed). */
+  listen(channel: string): void {
+    if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`invalid channel name "${channel}"`);
+    if (!this.#channels.has(channel)) {
+      this.#channels.add(channel);
+      const client = this.#client;
+      const drop = this.#drop;
+      // Connected: LISTEN now. Connecting: #connect listens on every channel before it is ready.
+      if (client !== undefined && drop !== undefined && this.#ready.settled) {
+        const done = client.query(`LISTEN ${channel}`).then(() => undefined, drop);
+        this.#added = Promise.all([this.#added, done]).then(() => undefined);
+      }
+    }
     this.start();
-    return this.#ready.promise;
+  }
+
+  /** Resolves once LISTEN is active on every channel (now, or after the reconnect in progress); rejects once stopped. */
+  async listening(): Promise<void> {
+    this.start();
+    for (;;) {
+      await this.#ready.promise;
+      const added = this.#added;
+      await added;
+      // A drop meanwhile replaced #ready (and the LISTENs): wait for the new connection.
+      if (this.#ready.settled && this.#client !== undefined && added === this.#added) return;
+    }
   }
 
   get connected(): boolean {
@@ -80,11 +110,18 @@ export class WorkListener {
     client.on('error', drop);
     client.on('end', () => drop(new Error('the LISTEN connection ended')));
     client.on('notification', (message) => {
-      if (message.channel === WORK_CHANNEL) this.options.onNotify(message.payload);
+      if (this.#channels.has(message.channel)) this.options.onNotify(message.channel, message.payload);
     });
+    this.#drop = drop;
+    this.#added = Promise.resolve();
     try {
       await client.connect();
-      await client.query(`LISTEN ${WORK_CHANNEL}`);
+      // Until every channel is listened on: `listen` may add one while a LISTEN is under way.
+      const listened = new Set<string>();
+      for (let missing = [...this.#channels]; missing.length > 0; missing = [...this.#channels].filter((channel) => !listened.has(channel))) {
+        await client.query(missing.map((channel) => `LISTEN ${channel}`).join('; '));
+        for (const channel of missing) listened.add(channel);
+      }
     } catch (error) {
       drop(error);
       return;

@@ -1,6 +1,7 @@
 /** The PostgreSQL store's operations over an `Exec` (the pool, or one transaction's client). */
 import { randomUUID } from 'node:crypto';
 import { FlowPilotError } from '@flowpilot/engine';
+import type { EventsNotice } from '../catalog-types.js';
 import { decodeEvent, fromJson, SequenceConflictError, toJson, type LeaseShift } from '../codec.js';
 import { toRunRecord, toStepRecord, toWorkflowRecord, type Row } from '../rows.js';
 import type {
@@ -27,7 +28,8 @@ function output(row: Row): unknown {
   return row.output_payload_id === null ? fromJson(row.output as string | null) : fromJson(row.output_payload as string | null);
 }
 
-const toRun = (row: Row): RunRecord => toRunRecord(row, output(row));
+/** A run row (`RUN_COLUMNS`) as a record. */
+export const toRun = (row: Row): RunRecord => toRunRecord(row, output(row));
 
 export async function getWorkflow(exec: Exec, ws: string, id: string, lock = false): Promise<WorkflowRecord | undefined> {
   const { rows } = await exec(lock ? SQL.lockWorkflow : SQL.getWorkflow, { ws, id });
@@ -133,12 +135,19 @@ export async function releaseLease(exec: Exec, ws: string, run: string, node: st
   return (await exec(SQL.releaseLease, { ws, run, node, token })).rowCount === 1;
 }
 
-/** One statement (see `WRITE`); returns whether it enqueued unleased work (and so notified). */
-export async function write(exec: Exec, w: RunWrite, threshold: number, wake: string): Promise<boolean> {
-  const { values, wakes } = writeParams(w, threshold, wake);
+/**
+ * One statement (see `WRITE`); returns whether it enqueued unleased work (and so notified), and
+ * the events notice of a write that appended events (notified to other processes as well).
+ * `wake` is both the work NOTIFY payload and the `source` of the events notice.
+ */
+export async function write(exec: Exec, w: RunWrite, threshold: number, wake: string): Promise<{ wakes: boolean; notice: EventsNotice | undefined }> {
+  const { values, wakes } = writeParams(w, threshold, wake, wake);
   const { rows } = await exec(WRITE, values);
-  if (rows[0]?.ok !== 1) throw new SequenceConflictError(w.runId, w.expectedSeq);
-  return wakes;
+  const row = rows[0];
+  if (row?.ok !== 1) throw new SequenceConflictError(w.runId, w.expectedSeq);
+  if (w.events.length === 0) return { wakes, notice: undefined };
+  const notice = { workspaceId: w.workspaceId, runId: w.runId, workflowId: row.workflow_id as string, seq: w.expectedSeq + w.events.length };
+  return { wakes, notice };
 }
 
 export async function shiftLeases(exec: Exec, shifts: readonly LeaseShift[]): Promise<void> {

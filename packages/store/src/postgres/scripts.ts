@@ -31,7 +31,7 @@ export const WRITE = sql(
        started_at = CASE WHEN @has_run THEN COALESCE(@started_at::bigint, started_at) ELSE started_at END,
        finished_at = CASE WHEN @has_run THEN @finished_at::bigint ELSE finished_at END
      WHERE workspace_id = @ws::text AND id = @run::text AND last_seq = @expected::int
-     RETURNING id
+     RETURNING id, workflow_id
    ),
    -- 2. The events, numbered @expected + 1, + 2, … (encodeEvent stripped outputs and the input).
    new_events AS (
@@ -100,8 +100,21 @@ export const WRITE = sql(
    --    transactional, so listeners hear it at commit, never after a rollback.
    wake AS (
      SELECT pg_notify('flowpilot_work', @wake::text) FROM run_row WHERE @wake IS NOT NULL
+   ),
+   -- 9. Tell every process's event listeners (the API's live views) the run has new events, also
+   --    at commit: its EventsNotice plus @source (who sent it). A payload over NOTIFY's limit
+   --    (8000 bytes: ids thousands of characters long) is not sent rather than failing the write.
+   notice AS (
+     SELECT json_build_object('source', @source::text, 'workspaceId', @ws, 'runId', @run, 'workflowId', workflow_id,
+       'seq', @expected + @event_count)::text AS payload
+     FROM run_row WHERE @event_count > 0
+   ),
+   told AS (
+     SELECT pg_notify('flowpilot_events', payload) FROM notice WHERE octet_length(payload) < 8000
    )
-   SELECT (SELECT COUNT(*) FROM run_row)::int AS ok, (SELECT COUNT(*) FROM wake)::int AS woke`,
+   -- A CTE that only SELECTs runs only when referenced: wake and told are counted here.
+   SELECT (SELECT COUNT(*) FROM run_row)::int AS ok, (SELECT COUNT(*) FROM wake)::int AS woke,
+     (SELECT COUNT(*) FROM told)::int AS told, (SELECT workflow_id FROM run_row) AS workflow_id`,
 );
 
 /**

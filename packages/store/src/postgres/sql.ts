@@ -37,8 +37,11 @@ export function bind(statement: Sql, values: Record<string, unknown>): { name: s
 /** The channel `write` notifies (at commit) when it enqueued unleased work. */
 export const WORK_CHANNEL = 'flowpilot_work';
 
+/** The channel `write` notifies (at commit) when it appended events: an `EventsNotice` as JSON, plus its `source`. */
+export const EVENTS_CHANNEL = 'flowpilot_events';
+
 /** Run columns plus the run's output payload (`output_payload`), joined in one read. */
-const RUN_COLUMNS = `r.*, p.data AS output_payload FROM runs r
+export const RUN_COLUMNS = `r.*, p.data AS output_payload FROM runs r
   LEFT JOIN payloads p ON p.workspace_id = r.workspace_id AND p.id = r.output_payload_id`;
 
 export const SQL = {

@@ -2,7 +2,7 @@
  * The PostgreSQL store: many server and worker processes on one database. A `pg.Pool` runs the
  * statements (each method one round trip where it can; `write` and `claimSteps` are one statement
  * each, see scripts.ts); transactions hold one pooled client from BEGIN to COMMIT; a dedicated
- * LISTEN connection hears other processes' work notifications.
+ * LISTEN connection hears other processes' work and events notifications.
  *
  * Connection loss: the pool drops a dead client (its 'error' events are handled, so nothing
  * crashes) and opens a new one on demand. A call that hits a dead connection runs again on another
@@ -10,15 +10,17 @@
  * expire), and so does a transaction whose BEGIN failed (nothing of it ran). A transaction body is
  * never run twice: a transaction cut after BEGIN fails, rolled back by the server.
  */
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import type { ApiKeyRecord, CatalogStore, EventsNotice, ListRunsQuery, ListWorkflowsQuery, Page, ScheduleRecord, WebhookRoute } from '../catalog-types.js';
 import { DEFAULT_PAYLOAD_THRESHOLD, WorkSignal } from '../codec.js';
-import type { Row } from '../rows.js';
 import type { ClaimedStep, ClaimOptions, DueTimer, RunRecord, StepRecord, StoredEvent, Store, StoreTransaction, WorkflowRecord, WorkflowVersionRecord } from '../types.js';
-import { isConnectionError, migrate, validSchema } from './connection.js';
+import * as catalog from './catalog.js';
+import { migrate, validSchema } from './connection.js';
 import { WorkListener } from './listener.js';
+import { EventsSignal, fromPeer, newSource, parseEventsPayload } from './notices.js';
 import * as q from './queries.js';
-import { bind } from './sql.js';
+import { PoolRunner } from './runner.js';
+import { EVENTS_CHANNEL, WORK_CHANNEL } from './sql.js';
 import { PgTransaction } from './transaction.js';
 
 export interface PostgresStoreOptions {
@@ -44,18 +46,18 @@ const TYPES: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format))) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-export class PostgresStore implements Store {
+export class PostgresStore implements Store, CatalogStore {
   readonly kind = 'postgres' as const;
   readonly payloadThreshold: number;
   readonly schema: string | undefined;
   readonly #pool: pg.Pool;
   readonly #listener: WorkListener;
   readonly #work: WorkSignal;
+  readonly #events: EventsSignal;
   readonly #onError: (error: unknown) => void;
-  /** The NOTIFY payload: `<schema>/<instance>`. This instance wakes its own listeners directly. */
+  /** This instance's source id, `<schema>/<instance>` (notices.ts): it tells its own listeners directly at commit. */
   readonly #wake: string;
-  /** Retries on dead pooled connections: one per pooled client. */
-  readonly #retries: number;
+  readonly #run: PoolRunner;
   #closed: Promise<void> | undefined;
 
   constructor(options: PostgresStoreOptions) {
@@ -63,7 +65,8 @@ export class PostgresStore implements Store {
     this.schema = options.schema === undefined ? undefined : validSchema(options.schema);
     this.#onError = options.onError ?? (() => undefined);
     this.#work = new WorkSignal(this.#onError);
-    this.#wake = `${this.schema ?? ''}/${randomUUID()}`;
+    this.#events = new EventsSignal(this.#onError);
+    this.#wake = newSource(this.schema);
     const config: pg.ClientConfig = {
       connectionString: options.connectionString,
       application_name: options.applicationName ?? 'flowpilot',
@@ -72,13 +75,14 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
       ...(this.schema === undefined ? {} : { options: `-c search_path=${this.schema}` }),
     };
-    this.#retries = options.poolSize ?? 10;
-    this.#pool = new pg.Pool({ ...config, max: this.#retries });
+    const poolSize = options.poolSize ?? 10;
+    this.#pool = new pg.Pool({ ...config, max: poolSize });
     // An idle client whose connection died: the pool has already dropped it.
     this.#pool.on('error', (error) => this.#onError(error));
+    this.#run = new PoolRunner(this.#pool, poolSize, this.#onError, () => this.#closed !== undefined);
     this.#listener = new WorkListener({
       config,
-      onNotify: (payload) => this.#notified(payload),
+      onNotify: (channel, payload) => this.#notified(channel, payload),
       onReconnect: () => this.#work.emit(),
       onError: this.#onError,
     });
@@ -117,79 +121,83 @@ export class PostgresStore implements Store {
     return this.#pool;
   }
 
+  /** The transaction also offers `ScheduleTransaction`. Event notices go to `onEvents` listeners after COMMIT. */
   async transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
-    const { result, woke } = await this.#transaction((exec) => {
+    let notices: EventsNotice[] = [];
+    const { result, woke } = await this.#run.transaction((exec) => {
       const tx = new PgTransaction(exec, this.payloadThreshold, this.#wake);
       return Promise.resolve()
         .then(async () => {
           const value = await fn(tx);
           await tx.beforeCommit();
+          notices = tx.notices;
           return { value, woke: tx.woke };
         })
         .finally(() => tx.close());
     }, false);
     if (woke) this.#work.emit();
+    this.#events.emit(notices);
     return result;
   }
 
   saveWorkflowVersion(input: { workspaceId: string; workflowId: string; name: string; definition: unknown; now: number }): Promise<WorkflowVersionRecord> {
-    return this.#transaction((exec) => q.saveWorkflowVersion(exec, input).then((value) => ({ value, woke: false })), true).then(({ result }) => result);
+    return this.#run.write((exec) => q.saveWorkflowVersion(exec, input));
   }
 
   getWorkflow(workspaceId: string, workflowId: string): Promise<WorkflowRecord | undefined> {
-    return this.#read((exec) => q.getWorkflow(exec, workspaceId, workflowId));
+    return this.#run.read((exec) => q.getWorkflow(exec, workspaceId, workflowId));
   }
 
   getWorkflowVersion(workspaceId: string, workflowId: string, version?: number): Promise<WorkflowVersionRecord | undefined> {
-    return this.#read((exec) => q.getWorkflowVersion(exec, workspaceId, workflowId, version));
+    return this.#run.read((exec) => q.getWorkflowVersion(exec, workspaceId, workflowId, version));
   }
 
   setWorkflowConcurrency(workspaceId: string, workflowId: string, maxConcurrentRuns: number | null): Promise<void> {
-    return this.#read((exec) => q.setWorkflowConcurrency(exec, workspaceId, workflowId, maxConcurrentRuns));
+    return this.#run.read((exec) => q.setWorkflowConcurrency(exec, workspaceId, workflowId, maxConcurrentRuns));
   }
 
   getRun(workspaceId: string, runId: string): Promise<RunRecord | undefined> {
-    return this.#read((exec) => q.getRun(exec, workspaceId, runId));
+    return this.#run.read((exec) => q.getRun(exec, workspaceId, runId));
   }
 
   getSteps(workspaceId: string, runId: string): Promise<StepRecord[]> {
-    return this.#read((exec) => q.getSteps(exec, workspaceId, runId));
+    return this.#run.read((exec) => q.getSteps(exec, workspaceId, runId));
   }
 
   readOutputs(workspaceId: string, runId: string, nodeIds: readonly string[]): Promise<Map<string, unknown>> {
-    return this.#read((exec) => q.readOutputs(exec, workspaceId, runId, nodeIds));
+    return this.#run.read((exec) => q.readOutputs(exec, workspaceId, runId, nodeIds));
   }
 
   readEvents(workspaceId: string, runId: string, afterSeq = 0): Promise<StoredEvent[]> {
-    return this.#read((exec) => q.readEvents(exec, workspaceId, runId, afterSeq));
+    return this.#run.read((exec) => q.readEvents(exec, workspaceId, runId, afterSeq));
   }
 
   claimSteps(options: ClaimOptions): Promise<ClaimedStep[]> {
     // Retried like a read: a claim lost with its connection (committed or not) only leaves leases
     // that expire, after which the items are claimed again.
-    return this.#read((exec) => q.claimSteps(exec, options));
+    return this.#run.read((exec) => q.claimSteps(exec, options));
   }
 
   extendLeases(owner: string, tokens: readonly string[], expiresAt: number): Promise<string[]> {
     // Idempotent: setting the same expiry twice is the same as once.
-    return this.#read((exec) => q.extendLeases(exec, owner, tokens, expiresAt));
+    return this.#run.read((exec) => q.extendLeases(exec, owner, tokens, expiresAt));
   }
 
   claimDueTimers(options: ClaimOptions): Promise<DueTimer[]> {
-    return this.#read((exec) => q.claimDueTimers(exec, options));
+    return this.#run.read((exec) => q.claimDueTimers(exec, options));
   }
 
   nextTimerDue(): Promise<number | undefined> {
-    return this.#read((exec) => q.nextTimerDue(exec));
+    return this.#run.read((exec) => q.nextTimerDue(exec));
   }
 
   queueDepth(now: number): Promise<number> {
-    return this.#read((exec) => q.queueDepth(exec, now));
+    return this.#run.read((exec) => q.queueDepth(exec, now));
   }
 
   pruneRuns(before: number, limit = 1000): Promise<number> {
     if (limit <= 0) return Promise.resolve(0);
-    return this.#read((exec) => q.pruneRuns(exec, before, limit));
+    return this.#run.read((exec) => q.pruneRuns(exec, before, limit));
   }
 
   onWork(listener: () => void): () => void {
@@ -198,79 +206,63 @@ export class PostgresStore implements Store {
     return remove;
   }
 
-  /**
-   * An operation that may run twice (a read, or a write whose repeat is harmless) on one pooled client. When that client's connection turns out to be
-   * dead (the server restarted, an admin terminated it), the client is destroyed and the operation
-   * runs again on another: at most once per pooled client, so a pool full of dead connections
-   * drains. Failing to open a new connection is final.
-   */
-  async #read<T>(fn: (exec: q.Exec) => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt += 1) {
-      const client = await this.#pool.connect();
-      client.on('error', this.#onError);
-      try {
-        const result = await fn(execOn(client));
-        client.off('error', this.#onError);
-        client.release();
-        return result;
-      } catch (error) {
-        const lost = isConnectionError(error);
-        client.off('error', this.#onError);
-        client.release(lost ? (error as Error) : undefined);
-        if (lost && attempt < this.#retries && this.#closed === undefined) continue;
-        throw error;
-      }
+  // Catalog (the API's part of the store, catalog.ts).
+
+  listWorkflows(workspaceId: string, query: ListWorkflowsQuery): Promise<Page<WorkflowRecord>> {
+    return this.#run.read((exec) => catalog.listWorkflows(exec, workspaceId, query));
+  }
+
+  listWorkflowVersions(workspaceId: string, workflowId: string): Promise<Array<Omit<WorkflowVersionRecord, 'definition'>>> {
+    return this.#run.read((exec) => catalog.listWorkflowVersions(exec, workspaceId, workflowId));
+  }
+
+  deleteWorkflow(workspaceId: string, workflowId: string): Promise<boolean> {
+    return this.#run.write((exec) => catalog.deleteWorkflow(exec, workspaceId, workflowId));
+  }
+
+  setWorkflowTriggers(workspaceId: string, workflowId: string, active: boolean, webhooks: readonly WebhookRoute[], schedules: readonly ScheduleRecord[]): Promise<void> {
+    return this.#run.write((exec) => catalog.setWorkflowTriggers(exec, workspaceId, workflowId, active, webhooks, schedules));
+  }
+
+  findWebhook(method: string, path: string): Promise<WebhookRoute | undefined> {
+    return this.#run.read((exec) => catalog.findWebhook(exec, method, path));
+  }
+
+  listSchedules(workspaceId: string, workflowId: string): Promise<ScheduleRecord[]> {
+    return this.#run.read((exec) => catalog.listSchedules(exec, workspaceId, workflowId));
+  }
+
+  listRuns(workspaceId: string, query: ListRunsQuery): Promise<Page<RunRecord>> {
+    return this.#run.read((exec) => catalog.listRuns(exec, workspaceId, query));
+  }
+
+  createApiKey(key: ApiKeyRecord): Promise<void> {
+    // Not retried like a read: a lost connection may have committed it, and again would be a duplicate.
+    return this.#run.write((exec) => catalog.createApiKey(exec, key));
+  }
+
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    return this.#run.read((exec) => catalog.findApiKeyByHash(exec, hash));
+  }
+
+  touchApiKey(id: string, at: number): Promise<void> {
+    return this.#run.read((exec) => catalog.touchApiKey(exec, id, at));
+  }
+
+  /** This store's committed events at once (after COMMIT); other stores' (processes') through LISTEN. */
+  onEvents(listener: (notice: EventsNotice) => void): () => void {
+    const remove = this.#events.add(listener);
+    this.#listener.listen(EVENTS_CHANNEL);
+    return remove;
+  }
+
+  /** Another store's notification (this instance's own were handled at commit; another schema's are not ours). */
+  #notified(channel: string, payload: string | undefined): void {
+    if (channel === WORK_CHANNEL) {
+      if (fromPeer(payload, this.#wake, this.schema)) this.#work.emit();
+    } else if (channel === EVENTS_CHANNEL) {
+      const parsed = parseEventsPayload(payload);
+      if (parsed !== undefined && fromPeer(parsed.source, this.#wake, this.schema)) this.#events.emit([parsed.notice]);
     }
   }
-
-  /**
-   * BEGIN … COMMIT on one pooled client. Run again on another client when the connection turns out
-   * dead before anything of it can have run: BEGIN failed, or `rerun` (the body is the store's own,
-   * all of it inside this transaction) and COMMIT was not sent. A failed COMMIT is never retried:
-   * its outcome is unknown.
-   */
-  async #transaction<T>(body: (exec: q.Exec) => Promise<{ value: T; woke: boolean }>, rerun: boolean): Promise<{ result: T; woke: boolean }> {
-    for (let attempt = 0; ; attempt += 1) {
-      const client = await this.#pool.connect();
-      // A connection that dies between statements emits 'error' on the client: handled, the next statement fails.
-      client.on('error', this.#onError);
-      let stage: 'begin' | 'body' | 'commit' = 'begin';
-      try {
-        await client.query('BEGIN');
-        stage = 'body';
-        const { value, woke } = await body(execOn(client));
-        stage = 'commit';
-        await client.query('COMMIT');
-        client.off('error', this.#onError);
-        client.release();
-        return { result: value, woke };
-      } catch (error) {
-        const lost = isConnectionError(error);
-        const rollback = stage === 'begin' || lost ? undefined : await client.query('ROLLBACK').then(() => undefined, (failure: unknown) => failure);
-        client.off('error', this.#onError);
-        // A client whose connection failed is destroyed, not returned to the pool.
-        client.release(lost ? (error as Error) : (rollback as Error | undefined));
-        const nothingRan = stage === 'begin' || (rerun && stage === 'body');
-        if (lost && nothingRan && attempt < this.#retries && this.#closed === undefined) continue;
-        throw error;
-      }
-    }
-  }
-
-  #notified(payload: string | undefined): void {
-    if (payload === this.#wake) return; // this instance's own write: its listeners were woken at commit
-    const slash = payload?.lastIndexOf('/') ?? -1;
-    const schema = payload === undefined || slash === -1 ? '' : payload.slice(0, slash);
-    // Another schema's store on the same database: not our work.
-    if (schema !== '' && this.schema !== undefined && schema !== this.schema) return;
-    this.#work.emit();
-  }
-}
-
-/** Runs compiled statements on one client. */
-function execOn(client: pg.PoolClient): q.Exec {
-  return async (statement, values) => {
-    const result = await client.query(bind(statement, values));
-    return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
-  };
 }

@@ -1,11 +1,15 @@
 /** One PostgreSQL transaction's view of the store (its statements run on the transaction's client). */
+import type { EventsNotice, ScheduleRecord, ScheduleTransaction } from '../catalog-types.js';
 import { EagerLeases } from '../codec.js';
 import type { NewRun, RunRecord, RunWrite, StoredEvent, StoreTransaction, WorkflowRecord } from '../types.js';
+import * as catalog from './catalog.js';
 import * as q from './queries.js';
 
-export class PgTransaction implements StoreTransaction {
+export class PgTransaction implements StoreTransaction, ScheduleTransaction {
   /** A write enqueued unleased work (and notified other processes, at commit). */
   woke = false;
+  /** One per write that appended events, in write order: published to this store's listeners after COMMIT. */
+  readonly notices: EventsNotice[] = [];
   #open = true;
   readonly #eager = new EagerLeases();
 
@@ -58,8 +62,18 @@ export class PgTransaction implements StoreTransaction {
   }
 
   async write(write: RunWrite): Promise<void> {
-    if (await q.write(this.#exec, write, this.payloadThreshold, this.wake)) this.woke = true;
+    const { wakes, notice } = await q.write(this.#exec, write, this.payloadThreshold, this.wake);
+    if (wakes) this.woke = true;
+    if (notice !== undefined) this.notices.push(notice);
     this.#eager.record(write, Date.now());
+  }
+
+  takeDueSchedules(now: number, limit: number): Promise<ScheduleRecord[]> {
+    return catalog.takeDueSchedules(this.#exec, now, limit);
+  }
+
+  setScheduleNext(schedule: Pick<ScheduleRecord, 'workspaceId' | 'workflowId' | 'nodeId'>, nextFireAt: number | null, firedAt: number): Promise<void> {
+    return catalog.setScheduleNext(this.#exec, schedule, nextFireAt, firedAt);
   }
 
   /** Just before COMMIT: eager leases count from now, not from their write (see `QueueWrite.lease`). */
