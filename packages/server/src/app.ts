@@ -24,6 +24,22 @@ export async function createApp(options: AppOptions = {}): Promise<FastifyInstan
     requestTimeout: 120_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Ids up to 200 characters are valid; let longer path segments reach the schema (a 400/404 problem).
+    maxParamLength: 1000,
+    // Malformed URLs (bad percent-encoding, …) are problems too.
+    frameworkErrors: (error, _request, reply) => {
+      void sendProblem(reply, problem(400, 'BAD_REQUEST', error.message));
+    },
+    // Errors Node's HTTP parser raises before a request exists (headers too large, garbage): a problem body.
+    clientErrorHandler: (error, socket) => {
+      const status = (error as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const body = JSON.stringify(problem(status, status === 431 ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST', error.message));
+      if (socket.writable) {
+        socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      } else {
+        socket.destroy(error);
+      }
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -74,10 +74,21 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
     }));
     return sendProblem(reply, problem(400, 'INVALID_REQUEST', errors[0]?.message ?? 'invalid request', { errors }));
   }
+  // Plugins that build their own error bodies (the rate limiter) hand us a finished problem.
+  const built = error as unknown as Partial<Problem> & { statusCode?: number };
+  if (typeof built.type === 'string' && typeof built.code === 'string' && typeof built.status === 'number') {
+    const { statusCode: _statusCode, ...body } = built;
+    return sendProblem(reply, body as Problem);
+  }
   if (error instanceof HttpProblem) return sendProblem(reply, problem(error.status, error.code, error.message, error.extra));
   if (error instanceof FlowPilotError) {
     const details = error.details as { errors?: Problem['errors'] } | undefined;
     return sendProblem(reply, problem(STATUS_BY_CODE[error.code] ?? 400, error.code, error.message, details?.errors === undefined ? {} : { errors: details.errors }));
+  }
+  // Values a database refuses (a NUL byte in text, a number out of range): the client's input, not a crash.
+  const sqlState = (error as { code?: unknown }).code;
+  if (typeof sqlState === 'string' && /^22[0-9A-Z]{3}$/.test(sqlState)) {
+    return sendProblem(reply, problem(400, 'INVALID_REQUEST', `a value in the request cannot be stored: ${error.message}`));
   }
   const statusCode = (error as FastifyError).statusCode;
   if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {

@@ -3,14 +3,15 @@
  * `/ws` (WebSocket; subscribe by run or workflow). A run stream replays what the client missed
  * (`Last-Event-ID`) from the store and then follows new events as notices arrive.
  */
-import type { FastifyInstance } from 'fastify';
+import { FINISHED_RUN_STATUSES } from '@flowpilot/engine';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { WebSocket } from '@fastify/websocket';
 import { z } from 'zod';
 import { callerOf } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { endsRun, eventMessages } from '../event-messages.js';
-import { HttpProblem } from '../problems.js';
+import { HttpProblem, problem, sendProblem } from '../problems.js';
 import { idParams } from '../schemas.js';
 import { lastEventId, openSse, type SseMessage } from '../sse.js';
 
@@ -38,7 +39,12 @@ export function followRun(ctx: ServerContext, workspaceId: string, runId: string
       do {
         again = false;
         const events = await ctx.store.readEvents(workspaceId, runId, last);
-        if (events.length === 0) continue;
+        if (events.length === 0) {
+          // Resumed after the last event of a finished run: nothing more will come.
+          const run = await ctx.store.getRun(workspaceId, runId);
+          if (run === undefined || (FINISHED_RUN_STATUSES.has(run.status) && run.lastSeq <= last)) stopped = true;
+          continue;
+        }
         last = events.at(-1)!.seq;
         if (!deliver(events.flatMap((stored) => eventMessages(runId, stored))) || events.some(endsRun)) {
           stopped = true;
@@ -119,38 +125,47 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext, streams: S
     },
   });
 
-  app.get('/ws', { websocket: true, schema: { hide: true } }, (socket: WebSocket, request) => {
-    const { workspaceId } = callerOf(request);
-    const subscriptions: Array<{ stop(): void } | (() => void)> = [];
-    const send = (messages: SseMessage[]): boolean => {
-      if (socket.readyState !== socket.OPEN) return false;
-      for (const message of messages) socket.send(JSON.stringify({ id: message.id, event: message.event, data: message.data }));
-      return true;
-    };
-    socket.on('message', (raw) => {
-      let request: { subscribe?: { runId?: unknown; workflowId?: unknown; after?: unknown } };
-      try {
-        request = JSON.parse(String(raw)) as typeof request;
-      } catch {
-        socket.send(JSON.stringify({ event: 'error', data: { code: 'INVALID_MESSAGE', message: 'send JSON: {"subscribe": {"runId": "…", "after": 0}}' } }));
-        return;
-      }
-      const { runId, workflowId, after } = request.subscribe ?? {};
-      if (typeof runId === 'string') {
-        subscriptions.push(followRun(ctx, workspaceId, runId, typeof after === 'number' ? after : 0, send));
-      } else if (typeof workflowId === 'string') {
-        subscriptions.push(ctx.hub.onWorkflow(workspaceId, workflowId, (notice) => void ctx.store.readEvents(workspaceId, notice.runId, notice.seq - 1).then((events) => send(events.flatMap((stored) => eventMessages(notice.runId, stored))))));
-      } else {
-        socket.send(JSON.stringify({ event: 'error', data: { code: 'INVALID_MESSAGE', message: 'subscribe needs runId or workflowId' } }));
-        return;
-      }
-      socket.send(JSON.stringify({ event: 'subscribed', data: request.subscribe }));
-    });
-    socket.on('close', () => {
-      for (const subscription of subscriptions) {
-        if (typeof subscription === 'function') subscription();
-        else subscription.stop();
-      }
-    });
+  app.route({
+    method: 'GET',
+    url: '/ws',
+    schema: { hide: true },
+    handler: (_request, reply) => sendProblem(reply.header('upgrade', 'websocket'), problem(426, 'UPGRADE_REQUIRED', 'connect with a WebSocket client (Upgrade: websocket)')),
+    wsHandler: (socket: WebSocket, request) => webSocketSession(ctx, socket, request),
+  });
+}
+
+/** One WebSocket client: subscribes by run or workflow and receives the same messages as SSE. */
+function webSocketSession(ctx: ServerContext, socket: WebSocket, request: FastifyRequest): void {
+  const { workspaceId } = callerOf(request);
+  const subscriptions: Array<{ stop(): void } | (() => void)> = [];
+  const send = (messages: SseMessage[]): boolean => {
+    if (socket.readyState !== socket.OPEN) return false;
+    for (const message of messages) socket.send(JSON.stringify({ id: message.id, event: message.event, data: message.data }));
+    return true;
+  };
+  socket.on('message', (raw) => {
+    let request: { subscribe?: { runId?: unknown; workflowId?: unknown; after?: unknown } };
+    try {
+      request = JSON.parse(String(raw)) as typeof request;
+    } catch {
+      socket.send(JSON.stringify({ event: 'error', data: { code: 'INVALID_MESSAGE', message: 'send JSON: {"subscribe": {"runId": "…", "after": 0}}' } }));
+      return;
+    }
+    const { runId, workflowId, after } = request.subscribe ?? {};
+    if (typeof runId === 'string') {
+      subscriptions.push(followRun(ctx, workspaceId, runId, typeof after === 'number' ? after : 0, send));
+    } else if (typeof workflowId === 'string') {
+      subscriptions.push(ctx.hub.onWorkflow(workspaceId, workflowId, (notice) => void ctx.store.readEvents(workspaceId, notice.runId, notice.seq - 1).then((events) => send(events.flatMap((stored) => eventMessages(notice.runId, stored))))));
+    } else {
+      socket.send(JSON.stringify({ event: 'error', data: { code: 'INVALID_MESSAGE', message: 'subscribe needs runId or workflowId' } }));
+      return;
+    }
+    socket.send(JSON.stringify({ event: 'subscribed', data: request.subscribe }));
+  });
+  socket.on('close', () => {
+    for (const subscription of subscriptions) {
+      if (typeof subscription === 'function') subscription();
+      else subscription.stop();
+    }
   });
 }
