@@ -25,7 +25,7 @@ export async function createApp(options: AppOptions = {}): Promise<FastifyInstan
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // Ids up to 200 characters are valid; let longer path segments reach the schema (a 400/404 problem).
-    maxParamLength: 1000,
+    routerOptions: { maxParamLength: 1000 },
     // Malformed URLs (bad percent-encoding, …) are problems too.
     frameworkErrors: (error, _request, reply) => {
       void sendProblem(reply, problem(400, 'BAD_REQUEST', error.message));
