@@ -15,7 +15,13 @@ export function presentWorkflow(workflow: WorkflowRecord & { active?: boolean },
     createdAt: iso(workflow.createdAt),
     updatedAt: iso(workflow.updatedAt),
   };
-  if (version !== undefined) out.definition = version.definition;
+  if (version !== undefined) {
+    // The version this answer is about, not whatever is latest by now (a concurrent PUT may have won).
+    out.version = version.version;
+    const name = (version.definition as { name?: unknown } | null)?.name;
+    if (typeof name === 'string') out.name = name;
+    out.definition = version.definition;
+  }
   return out;
 }
 

@@ -50,6 +50,7 @@ export class HttpProblem extends FlowPilotError {
 /** The HTTP status for engine error codes that reach the API. */
 const STATUS_BY_CODE: Record<string, number> = {
   WORKFLOW_NOT_FOUND: 404,
+  WORKFLOW_EXISTS: 409,
   RUN_NOT_FOUND: 404,
   WORKFLOW_INVALID: 422,
   INVALID_RUN_STATE: 409,
@@ -66,6 +67,7 @@ export function sendProblem(reply: FastifyReply, body: Problem): FastifyReply {
 
 /** Maps anything thrown in a route to a problem. */
 export function errorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const sqlState = (error as { code?: unknown }).code;
   if (hasZodFastifySchemaValidationErrors(error)) {
     const errors = error.validation.map((issue) => ({
       code: 'INVALID_REQUEST',
@@ -85,8 +87,11 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
     const details = error.details as { errors?: Problem['errors'] } | undefined;
     return sendProblem(reply, problem(STATUS_BY_CODE[error.code] ?? 400, error.code, error.message, details?.errors === undefined ? {} : { errors: details.errors }));
   }
+  // A unique key taken by a concurrent request (PostgreSQL 23505, SQLite SQLITE_CONSTRAINT_*): a conflict.
+  if (sqlState === '23505' || (typeof sqlState === 'string' && /^SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)$/.test(sqlState))) {
+    return sendProblem(reply, problem(409, 'CONFLICT', 'a concurrent request created the same resource; retry'));
+  }
   // Values a database refuses (a NUL byte in text, a number out of range): the client's input, not a crash.
-  const sqlState = (error as { code?: unknown }).code;
   if (typeof sqlState === 'string' && /^22[0-9A-Z]{3}$/.test(sqlState)) {
     return sendProblem(reply, problem(400, 'INVALID_REQUEST', `a value in the request cannot be stored: ${error.message}`));
   }

@@ -3,7 +3,7 @@
  * the WebSocket path and the public routes): random JSON, wrong types, huge strings, invalid UTF-8,
  * wrong content types, junk path params and queries. No answer may be a 5xx, and every error must
  * be application/problem+json with a stable code. Seeded: FUZZ_SEED=<n> replays a run, FUZZ_REQUESTS
- * sets how many requests (default 2500 per backend).
+ * sets how many requests (default 4000 per backend).
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { signBody } from '@flowpilot/server';
@@ -12,7 +12,7 @@ import { body, pathParam, query, Random, randomString } from './fuzz-gen.js';
 import { createWorkflow, expectJson, runToEnd, testRegistry } from './helpers.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_260_101);
-const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 2500);
+const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 4000);
 const CONCURRENCY = 8;
 const SECRET = 'fuzzing-secret-123';
 
@@ -72,7 +72,7 @@ describeBackends('fuzz', await postgresUnavailable(), (backend: Backend) => {
     if (auth > 1) headers.authorization = `Bearer ${API_KEY}`;
     else if (auth === 1) headers.authorization = `Bearer ${randomString(random, 20).replaceAll(/[^\x21-\x7e]/g, 'x')}`;
     if (random.chance(0.05)) headers['last-event-id'] = random.pick(['-1', '99999999999999999999', 'abc', '3']);
-    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(20_000), redirect: 'manual' };
+    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(10_000), redirect: 'manual' };
     if (method !== 'GET' && method !== 'HEAD' && random.chance(0.9)) {
       const generated = body(random);
       if (generated.contentType !== undefined) headers['content-type'] = generated.contentType;

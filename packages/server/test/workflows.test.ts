@@ -187,6 +187,47 @@ describeBackends('workflows API', await postgresUnavailable(), (backend: Backend
       await expectProblem(await t.api(`/api/v1/workflows/nope-${tag()}/activate`, { method: 'POST' }), 404, 'WORKFLOW_NOT_FOUND');
     });
 
+    // Suspected cause (PostgreSQL): routes/workflows.ts:30-31 checks for the id, then saves; two
+    // requests both pass the check and the second save just adds version 2 (no conflict raised).
+    test('concurrent POSTs with one ?id=: one 201, the others 409 problems, never a 500', async () => {
+      const id = `race-${tag()}`;
+      const responses = await Promise.all(Array.from({ length: 8 }, () => t.api(`/api/v1/workflows?id=${id}`, { method: 'POST', json: v1('Raced') })));
+      const statuses = responses.map((response) => response.status).sort();
+      const versions = await expectJson<{ items: unknown[] }>(await t.api(`/api/v1/workflows/${id}/versions`), 200);
+      expect({ statuses, versions: versions.items.length }).toEqual({ statuses: [201, 409, 409, 409, 409, 409, 409, 409], versions: 1 });
+    });
+
+    // Suspected cause (PostgreSQL): the PUT answer's `version` is the workflow's latestVersion read
+    // after the save (routes/workflows.ts:66, present.ts:13), not the version this request saved.
+    test('concurrent PUTs of one workflow: each answer names the version it saved (2..n), never a 500', async () => {
+      const id = await createWorkflow(t, v1('Raced puts'));
+      const responses = await Promise.all(Array.from({ length: 6 }, (_, index) => t.api(`/api/v1/workflows/${id}`, { method: 'PUT', json: v1(`Raced puts ${index}`) })));
+      const bodies = await Promise.all(responses.map((response) => expectJson<WorkflowBody>(response, 200)));
+      const list = await expectJson<{ items: Array<{ version: number }> }>(await t.api(`/api/v1/workflows/${id}/versions`), 200);
+      expect(list.items.map((item) => item.version).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      for (const body of bodies) {
+        const saved = await expectJson<{ definition: Json }>(await t.api(`/api/v1/workflows/${id}/versions/${body.version}`), 200);
+        expect(saved.definition, `PUT answered version ${body.version} with "${String(body.definition?.name)}"`).toEqual(body.definition);
+      }
+      expect(bodies.map((body) => body.version).sort()).toEqual([2, 3, 4, 5, 6, 7]);
+    });
+
+    // Suspected cause: DELETE keeps the versions (catalog-types.ts:83) but drops the workflow row, so
+    // saving the id again inserts version 1 again: a unique violation in workflow_versions → 500.
+    test('POST ?id= of a deleted workflow creates it again or is a 409 problem, never a 500', async () => {
+      const id = `reborn-${tag()}`;
+      await createWorkflow(t, v1('First life'), id);
+      expect((await t.api(`/api/v1/workflows/${id}`, { method: 'DELETE' })).status).toBe(204);
+      const again = await t.api(`/api/v1/workflows?id=${id}`, { method: 'POST', json: v1('Second life') });
+      if (again.status === 409) {
+        await expectProblem(again, 409);
+        return;
+      }
+      const reborn = await expectJson<WorkflowBody>(again, 201);
+      expect(reborn.definition).toEqual(v1('Second life'));
+      expect((await expectJson<WorkflowBody>(await t.api(`/api/v1/workflows/${id}`), 200)).definition).toEqual(v1('Second life'));
+    });
+
     test('a second workflow claiming an active webhook path is a 409 problem', async () => {
       const path = `taken-${tag()}`;
       const definition = { name: 'Hook', nodes: [{ id: 'hook', type: 'webhook', data: { path } }], edges: [] };

@@ -218,13 +218,17 @@ export interface Store {
   transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T>;
 
   // Workflows
-  /** Saves a definition as a new version (or returns the latest if identical). Creates the workflow. */
+  /**
+   * Saves a definition as a new version (or returns the latest if identical). Creates the workflow;
+   * with `createOnly`, fails with `WORKFLOW_EXISTS` when it already exists (atomic under concurrency).
+   */
   saveWorkflowVersion(input: {
     workspaceId: string;
     workflowId: string;
     name: string;
     definition: unknown;
     now: number;
+    createOnly?: boolean;
   }): Promise<WorkflowVersionRecord>;
   getWorkflow(workspaceId: string, workflowId: string): Promise<WorkflowRecord | undefined>;
   getWorkflowVersion(workspaceId: string, workflowId: string, version?: number): Promise<WorkflowVersionRecord | undefined>;

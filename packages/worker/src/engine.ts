@@ -64,9 +64,9 @@ export class DurableEngine {
   }
 
   /** Validates and saves a definition as the workflow's next version (unchanged → same version). */
-  async saveWorkflow(workflowId: string, definition: unknown, workspaceId = DEFAULT_WORKSPACE_ID): Promise<WorkflowVersionRecord> {
+  async saveWorkflow(workflowId: string, definition: unknown, workspaceId = DEFAULT_WORKSPACE_ID, options: { createOnly?: boolean } = {}): Promise<WorkflowVersionRecord> {
     const plan = planWorkflow(definition, this.registry);
-    const version = await this.store.saveWorkflowVersion({ workspaceId, workflowId, name: plan.workflow.name, definition, now: this.#clock.now() });
+    const version = await this.store.saveWorkflowVersion({ workspaceId, workflowId, name: plan.workflow.name, definition, now: this.#clock.now(), createOnly: options.createOnly });
     // The limit is a property of the workflow (admission reads it), kept in step with its latest version.
     await this.store.setWorkflowConcurrency(workspaceId, workflowId, plan.workflow.settings.maxConcurrentRuns ?? null);
     this.#limits.forget(workspaceId, workflowId);

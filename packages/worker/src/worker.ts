@@ -135,7 +135,9 @@ export class Worker {
           for (const step of claimed) this.#launch(step);
           busy = claimed.length === free;
         }
-        const timers = await this.#engine.store.claimDueTimers({ owner: this.owner, limit: 100, leaseMs: this.#leaseMs, now });
+        // Claiming timers is a write; look (a read) first whether any is due.
+        const due = await this.#engine.store.nextTimerDue();
+        const timers = due !== undefined && due <= now ? await this.#engine.store.claimDueTimers({ owner: this.owner, limit: 100, leaseMs: this.#leaseMs, now }) : [];
         if (timers.length > 0) {
           for (const step of await this.#withLeases((lease) => this.#engine.fireTimers(timers, lease))) this.#launch(step);
           busy = true;
@@ -258,7 +260,8 @@ export class Worker {
   /** Starts the committer unless it runs; it restarts itself for outcomes that arrive as it ends. */
   #scheduleCommit(): void {
     if (this.#committing !== undefined) return;
-    this.#committing = this.#commit().finally(() => {
+    // One macrotask later: attempts finishing in the same tick are recorded in the same transaction.
+    this.#committing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#commit()).finally(() => {
       this.#committing = undefined;
       if (this.#outcomes.length > 0) this.#scheduleCommit();
     });

@@ -89,6 +89,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext, streams: S
       const { workspaceId } = callerOf(request);
       const run = await ctx.store.getRun(workspaceId, request.params.id);
       if (run === undefined) throw new HttpProblem(404, 'RUN_NOT_FOUND', `run "${request.params.id}" not found`);
+      if (request.method === 'HEAD') return reply.code(200).type('text/event-stream').send();
       const sse = openSse(request, reply);
       streams.add(sse);
       const follow = followRun(ctx, workspaceId, run.id, lastEventId(request), (messages) => sse.send(messages));
@@ -106,6 +107,7 @@ export function eventRoutes(app: FastifyInstance, ctx: ServerContext, streams: S
       const { workspaceId } = callerOf(request);
       const workflow = await ctx.store.getWorkflow(workspaceId, request.params.id);
       if (workflow === undefined) throw new HttpProblem(404, 'WORKFLOW_NOT_FOUND', `workflow "${request.params.id}" not found`);
+      if (request.method === 'HEAD') return reply.code(200).type('text/event-stream').send();
       const sse = openSse(request, reply);
       streams.add(sse);
       const followers = new Map<string, { stop(): void }>();

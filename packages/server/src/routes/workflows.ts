@@ -29,7 +29,9 @@ export function workflowRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const { workspaceId } = callerOf(request);
       const id = request.query.id ?? randomUUID();
       if ((await store.getWorkflow(workspaceId, id)) !== undefined) throw new HttpProblem(409, 'WORKFLOW_EXISTS', `workflow "${id}" already exists: PUT a new version`);
-      const version = await engine.saveWorkflow(id, request.body, workspaceId);
+      // A deleted workflow's versions stay for the runs pinned to them, so its id is not free again.
+      if ((await store.listWorkflowVersions(workspaceId, id)).length > 0) throw new HttpProblem(409, 'WORKFLOW_EXISTS', `workflow id "${id}" belonged to a deleted workflow; choose another`);
+      const version = await engine.saveWorkflow(id, request.body, workspaceId, { createOnly: true });
       return reply.code(201).send(presentWorkflow((await store.getWorkflow(workspaceId, id))!, version));
     },
   });

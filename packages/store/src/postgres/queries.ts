@@ -46,11 +46,14 @@ export async function getWorkflowVersion(exec: Exec, ws: string, id: string, ver
 /** Inside a transaction: dedupes against the latest version under the workflow's row lock. */
 export async function saveWorkflowVersion(
   exec: Exec,
-  input: { workspaceId: string; workflowId: string; name: string; definition: unknown; now: number },
+  input: { workspaceId: string; workflowId: string; name: string; definition: unknown; now: number; createOnly?: boolean },
 ): Promise<WorkflowVersionRecord> {
   const { workspaceId: ws, workflowId: id, name, now } = input;
   const definition = JSON.stringify(input.definition);
   const latestVersion = (await exec(SQL.lockOrCreateWorkflow, { ws, id, name, now })).rows[0]!.latest_version as number;
+  if (input.createOnly === true && latestVersion !== 0) {
+    throw new FlowPilotError('WORKFLOW_EXISTS', `workflow "${id}" already exists`, { retryable: false });
+  }
   const latest = latestVersion === 0 ? undefined : (await exec(SQL.latestDefinition, { ws, id, version: latestVersion })).rows[0];
   if (latest !== undefined && latest.definition === definition) {
     return { workspaceId: ws, workflowId: id, version: latestVersion, definition: JSON.parse(definition), createdAt: latest.created_at as number };

@@ -140,7 +140,7 @@ export class PostgresStore implements Store, CatalogStore {
     return result;
   }
 
-  saveWorkflowVersion(input: { workspaceId: string; workflowId: string; name: string; definition: unknown; now: number }): Promise<WorkflowVersionRecord> {
+  saveWorkflowVersion(input: { workspaceId: string; workflowId: string; name: string; definition: unknown; now: number; createOnly?: boolean }): Promise<WorkflowVersionRecord> {
     return this.#run.write((exec) => q.saveWorkflowVersion(exec, input));
   }
 

@@ -97,10 +97,13 @@ export class SqliteQueries {
     return { workspaceId: ws, workflowId, version: row.version as number, definition: JSON.parse(row.definition as string), createdAt: row.created_at as number };
   }
 
-  saveWorkflowVersion(input: { workspaceId: string; workflowId: string; name: string; definition: unknown; now: number }): WorkflowVersionRecord {
+  saveWorkflowVersion(input: { workspaceId: string; workflowId: string; name: string; definition: unknown; now: number; createOnly?: boolean }): WorkflowVersionRecord {
     const { workspaceId: ws, workflowId, name, now } = input;
     const text = JSON.stringify(input.definition);
     const existing = this.getWorkflow(ws, workflowId);
+    if (input.createOnly === true && existing !== undefined) {
+      throw new FlowPilotError('WORKFLOW_EXISTS', `workflow "${workflowId}" already exists`, { retryable: false });
+    }
     if (existing !== undefined) {
       const latest = this.s.getVersion.get(ws, workflowId, existing.latestVersion) as Row | undefined;
       if (latest !== undefined && latest.definition === text) return this.getWorkflowVersion(ws, workflowId, existing.latestVersion)!;

@@ -215,7 +215,7 @@ export class SqliteStore implements Store, CatalogStore {
     }
   }
 
-  saveWorkflowVersion(input: { workspaceId: string; workflowId: string; name: string; definition: unknown; now: number }): Promise<WorkflowVersionRecord> {
+  saveWorkflowVersion(input: { workspaceId: string; workflowId: string; name: string; definition: unknown; now: number; createOnly?: boolean }): Promise<WorkflowVersionRecord> {
     return this.#write(() => this.#q.saveWorkflowVersion(input));
   }
 
