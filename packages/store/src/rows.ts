@@ -1,6 +1,7 @@
 /** Row → record mapping shared by both backends (the columns are the same in both schemas). */
 import type { RunStatus, StepStatus } from '@flowpilot/engine';
 import { fromJson, type StoredError } from './codec.js';
+import type { ApiKeyRecord, ScheduleRecord } from './catalog-types.js';
 import type { RunRecord, StepRecord, WorkflowRecord } from './types.js';
 
 export type Row = Record<string, unknown>;
@@ -48,4 +49,34 @@ export function toWorkflowRecord(row: Row): WorkflowRecord {
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
   };
+}
+
+/** A `schedules` row (both backends). */
+export function toScheduleRecord(row: Row): ScheduleRecord {
+  const schedule: ScheduleRecord = {
+    workspaceId: row.workspace_id as string,
+    workflowId: row.workflow_id as string,
+    nodeId: row.node_id as string,
+    cron: row.cron as string,
+    catchUp: row.catch_up as 'one' | 'none',
+    nextFireAt: (row.next_fire_at as number | null) ?? null,
+  };
+  if (row.timezone !== null) schedule.timezone = row.timezone as string;
+  return schedule;
+}
+
+/** An `api_keys` row (both backends). */
+export function toApiKeyRecord(row: Row): ApiKeyRecord {
+  const key: ApiKeyRecord = {
+    workspaceId: row.workspace_id as string,
+    id: row.id as string,
+    name: row.name as string,
+    prefix: row.prefix as string,
+    hash: row.hash as string,
+    scopes: JSON.parse(row.scopes as string) as string[],
+    createdAt: row.created_at as number,
+  };
+  if (row.last_used_at !== null) key.lastUsedAt = row.last_used_at as number;
+  if (row.revoked_at !== null) key.revokedAt = row.revoked_at as number;
+  return key;
 }

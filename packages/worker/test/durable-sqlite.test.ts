@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect, test } from 'vitest';
 import { SqliteStore, type Store } from '@flowpilot/store';
 import { describeDurable } from './durable-suite.js';
 import { WS, type DurableBackend, type RunTable } from './helpers.js';
@@ -35,3 +36,14 @@ async function sqliteBackend(): Promise<DurableBackend> {
 }
 
 describeDurable('durable execution on SQLite', sqliteBackend);
+
+test('the SQLite backend runs in WAL mode (readers never block the single writer)', async () => {
+  const backend = await sqliteBackend();
+  const store = await backend.open();
+  try {
+    expect((store as SqliteStore).database.pragma('journal_mode', { simple: true })).toBe('wal');
+  } finally {
+    await store.close();
+    await backend.dispose();
+  }
+});

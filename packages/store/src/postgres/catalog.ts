@@ -6,7 +6,7 @@
  */
 import type { ApiKeyRecord, ListRunsQuery, ListWorkflowsQuery, Page, ScheduleRecord, WebhookRoute } from '../catalog-types.js';
 import { decodeCursor, encodeCursor, isIdKey, isTimeIdKey, likePattern } from '../cursor.js';
-import { toWorkflowRecord, type Row } from '../rows.js';
+import { toApiKeyRecord, toScheduleRecord, toWorkflowRecord } from '../rows.js';
 import type { RunRecord, WorkflowRecord, WorkflowVersionRecord } from '../types.js';
 import { toRun, type Exec } from './queries.js';
 import { RUN_COLUMNS, sql } from './sql.js';
@@ -140,12 +140,12 @@ export async function findWebhook(exec: Exec, method: string, path: string): Pro
 }
 
 export async function listSchedules(exec: Exec, ws: string, id: string): Promise<ScheduleRecord[]> {
-  return (await exec(CATALOG_SQL.listSchedules, { ws, id })).rows.map(toSchedule);
+  return (await exec(CATALOG_SQL.listSchedules, { ws, id })).rows.map(toScheduleRecord);
 }
 
 export async function takeDueSchedules(exec: Exec, now: number, limit: number): Promise<ScheduleRecord[]> {
   if (limit <= 0) return [];
-  return (await exec(CATALOG_SQL.takeDueSchedules, { now, limit })).rows.map(toSchedule);
+  return (await exec(CATALOG_SQL.takeDueSchedules, { now, limit })).rows.map(toScheduleRecord);
 }
 
 export async function setScheduleNext(exec: Exec, schedule: Pick<ScheduleRecord, 'workspaceId' | 'workflowId' | 'nodeId'>, next: number | null, fired: number): Promise<void> {
@@ -183,33 +183,10 @@ export async function createApiKey(exec: Exec, key: ApiKeyRecord): Promise<void>
 export async function findApiKeyByHash(exec: Exec, hash: string): Promise<ApiKeyRecord | undefined> {
   const row = (await exec(CATALOG_SQL.findKey, { hash })).rows[0];
   if (row === undefined) return undefined;
-  const key: ApiKeyRecord = {
-    workspaceId: row.workspace_id as string,
-    id: row.id as string,
-    name: row.name as string,
-    prefix: row.prefix as string,
-    hash: row.hash as string,
-    scopes: JSON.parse(row.scopes as string) as string[],
-    createdAt: row.created_at as number,
-  };
-  if (row.last_used_at !== null) key.lastUsedAt = row.last_used_at as number;
-  if (row.revoked_at !== null) key.revokedAt = row.revoked_at as number;
-  return key;
+  return toApiKeyRecord(row);
 }
 
 export async function touchApiKey(exec: Exec, id: string, at: number): Promise<void> {
   await exec(CATALOG_SQL.touchKey, { id, at });
 }
 
-function toSchedule(row: Row): ScheduleRecord {
-  const schedule: ScheduleRecord = {
-    workspaceId: row.workspace_id as string,
-    workflowId: row.workflow_id as string,
-    nodeId: row.node_id as string,
-    cron: row.cron as string,
-    catchUp: row.catch_up as 'one' | 'none',
-    nextFireAt: (row.next_fire_at as number | null) ?? null,
-  };
-  if (row.timezone !== null) schedule.timezone = row.timezone as string;
-  return schedule;
-}

@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import type { RunRecord, StoreTransaction, WorkflowRecord } from '../types.js';
 import type { ApiKeyRecord, EventsNotice, ListRunsQuery, ListWorkflowsQuery, Page, ScheduleRecord, ScheduleTransaction, WebhookRoute } from '../catalog-types.js';
 import { decodeCursor, encodeCursor, isIdKey, isTimeIdKey, likePattern } from '../cursor.js';
+import { toApiKeyRecord, toScheduleRecord } from '../rows.js';
 import type { Statement } from './statements.js';
 
 type Row = Record<string, unknown>;
@@ -87,13 +88,13 @@ export class SqliteCatalog {
   }
 
   listSchedules(ws: string, workflowId: string): ScheduleRecord[] {
-    return (this.#s.listSchedules!.all(ws, workflowId) as Row[]).map(toSchedule);
+    return (this.#s.listSchedules!.all(ws, workflowId) as Row[]).map(toScheduleRecord);
   }
 
   /** Schedule operations for a transaction (SQLite's single writer makes "locking" a plain read). */
   scheduleTransaction(): ScheduleTransaction {
     return {
-      takeDueSchedules: async (now, limit) => (this.#s.dueSchedules!.all(now, limit) as Row[]).map(toSchedule),
+      takeDueSchedules: async (now, limit) => (this.#s.dueSchedules!.all(now, limit) as Row[]).map(toScheduleRecord),
       setScheduleNext: async (schedule, next, firedAt) => {
         this.#s.setScheduleNext!.run(next, firedAt, schedule.workspaceId, schedule.workflowId, schedule.nodeId);
       },
@@ -123,18 +124,7 @@ export class SqliteCatalog {
   findApiKeyByHash(hash: string): ApiKeyRecord | undefined {
     const row = this.#s.findKey!.get(hash) as Row | undefined;
     if (row === undefined) return undefined;
-    const key: ApiKeyRecord = {
-      workspaceId: row.workspace_id as string,
-      id: row.id as string,
-      name: row.name as string,
-      prefix: row.prefix as string,
-      hash: row.hash as string,
-      scopes: JSON.parse(row.scopes as string) as string[],
-      createdAt: row.created_at as number,
-    };
-    if (row.last_used_at !== null) key.lastUsedAt = row.last_used_at as number;
-    if (row.revoked_at !== null) key.revokedAt = row.revoked_at as number;
-    return key;
+    return toApiKeyRecord(row);
   }
 
   touchApiKey(id: string, at: number): void {
@@ -142,18 +132,6 @@ export class SqliteCatalog {
   }
 }
 
-function toSchedule(row: Row): ScheduleRecord {
-  const schedule: ScheduleRecord = {
-    workspaceId: row.workspace_id as string,
-    workflowId: row.workflow_id as string,
-    nodeId: row.node_id as string,
-    cron: row.cron as string,
-    catchUp: row.catch_up as 'one' | 'none',
-    nextFireAt: (row.next_fire_at as number | null) ?? null,
-  };
-  if (row.timezone !== null) schedule.timezone = row.timezone as string;
-  return schedule;
-}
 
 /** The transaction type a catalog-aware SQLite store hands out. */
 export type SqliteTransaction = StoreTransaction & ScheduleTransaction;
