@@ -1,7 +1,7 @@
 /** Row → record mapping shared by both backends (the columns are the same in both schemas). */
 import type { RunStatus, StepStatus } from '@flowpilot/engine';
 import { fromJson, type StoredError } from './codec.js';
-import type { ApiKeyRecord, ScheduleRecord } from './catalog-types.js';
+import type { ApiKeyRecord, ScheduleRecord, WebhookRoute } from './catalog-types.js';
 import type { RunRecord, StepRecord, WorkflowRecord } from './types.js';
 
 export type Row = Record<string, unknown>;
@@ -79,4 +79,19 @@ export function toApiKeyRecord(row: Row): ApiKeyRecord {
   if (row.last_used_at !== null) key.lastUsedAt = row.last_used_at as number;
   if (row.revoked_at !== null) key.revokedAt = row.revoked_at as number;
   return key;
+}
+
+/** A `webhooks` row (both backends). */
+export function toWebhookRoute(row: Row): WebhookRoute {
+  const route: WebhookRoute = {
+    workspaceId: row.workspace_id as string,
+    workflowId: row.workflow_id as string,
+    nodeId: row.node_id as string,
+    method: row.method as string,
+    path: row.path as string,
+    mode: row.mode as 'async' | 'sync',
+    timeoutMs: row.timeout_ms as number,
+  };
+  if (row.secret !== null) route.secret = row.secret as string;
+  return route;
 }

@@ -6,7 +6,7 @@
  */
 import type { ApiKeyRecord, ListRunsQuery, ListWorkflowsQuery, Page, ScheduleRecord, WebhookRoute } from '../catalog-types.js';
 import { decodeCursor, encodeCursor, isIdKey, isTimeIdKey, likePattern } from '../cursor.js';
-import { toApiKeyRecord, toScheduleRecord, toWorkflowRecord } from '../rows.js';
+import { toApiKeyRecord, toScheduleRecord, toWebhookRoute, toWorkflowRecord } from '../rows.js';
 import type { RunRecord, WorkflowRecord, WorkflowVersionRecord } from '../types.js';
 import { toRun, type Exec } from './queries.js';
 import { RUN_COLUMNS, sql } from './sql.js';
@@ -126,17 +126,7 @@ export async function setWorkflowTriggers(
 export async function findWebhook(exec: Exec, method: string, path: string): Promise<WebhookRoute | undefined> {
   const row = (await exec(CATALOG_SQL.findWebhook, { method, path })).rows[0];
   if (row === undefined) return undefined;
-  const route: WebhookRoute = {
-    workspaceId: row.workspace_id as string,
-    workflowId: row.workflow_id as string,
-    nodeId: row.node_id as string,
-    method: row.method as string,
-    path: row.path as string,
-    mode: row.mode as 'async' | 'sync',
-    timeoutMs: row.timeout_ms as number,
-  };
-  if (row.secret !== null) route.secret = row.secret as string;
-  return route;
+  return toWebhookRoute(row);
 }
 
 export async function listSchedules(exec: Exec, ws: string, id: string): Promise<ScheduleRecord[]> {

@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import type { RunRecord, StoreTransaction, WorkflowRecord } from '../types.js';
 import type { ApiKeyRecord, EventsNotice, ListRunsQuery, ListWorkflowsQuery, Page, ScheduleRecord, ScheduleTransaction, WebhookRoute } from '../catalog-types.js';
 import { decodeCursor, encodeCursor, isIdKey, isTimeIdKey, likePattern } from '../cursor.js';
-import { toApiKeyRecord, toScheduleRecord } from '../rows.js';
+import { toApiKeyRecord, toScheduleRecord, toWebhookRoute } from '../rows.js';
 import type { Statement } from './statements.js';
 
 type Row = Record<string, unknown>;
@@ -74,17 +74,7 @@ export class SqliteCatalog {
   findWebhook(method: string, path: string): WebhookRoute | undefined {
     const row = this.#s.findWebhook!.get(method, path) as Row | undefined;
     if (row === undefined) return undefined;
-    const route: WebhookRoute = {
-      workspaceId: row.workspace_id as string,
-      workflowId: row.workflow_id as string,
-      nodeId: row.node_id as string,
-      method: row.method as string,
-      path: row.path as string,
-      mode: row.mode as 'async' | 'sync',
-      timeoutMs: row.timeout_ms as number,
-    };
-    if (row.secret !== null) route.secret = row.secret as string;
-    return route;
+    return toWebhookRoute(row);
   }
 
   listSchedules(ws: string, workflowId: string): ScheduleRecord[] {
