@@ -12,6 +12,7 @@ export default defineConfig({
       '@flowpilot/runtime': source('runtime'),
       '@flowpilot/cli': source('cli'),
       '@flowpilot/store': source('store'),
+      '@flowpilot/vault': source('vault'),
       '@flowpilot/worker': source('worker'),
       '@flowpilot/server': source('server'),
     },

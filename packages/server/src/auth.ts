@@ -8,16 +8,33 @@ import { DEFAULT_WORKSPACE_ID, type ApiKeyRecord } from '@flowpilot/store';
 import { problem, sendProblem } from './problems.js';
 import type { ServerStore } from './server-store.js';
 
+/** Access levels, each including the ones below it (docs/security.md: roles and scopes). */
+export const LEVELS = { read: 1, run: 2, write: 3, admin: 4 } as const;
+export type Level = keyof typeof LEVELS;
+
 /** Who is calling: set on every authenticated request. */
 export interface Caller {
+  /** The workspace the request acts in. */
   workspaceId: string;
-  keyId: string;
-  scopes: string[];
+  actorType: 'user' | 'api_key';
+  /** The user id or the API key id (what the audit log records). */
+  actorId: string;
+  /** The user behind the request (a key's user; none for bootstrap keys). */
+  userId?: string;
+  keyId?: string;
+  /** What this caller may do in `workspaceId`. */
+  level: Level;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
     caller?: Caller;
+  }
+  interface FastifyContextConfig {
+    /** The level a route needs; default `read` for GET/HEAD, `write` otherwise. */
+    level?: Level;
+    /** No authentication (setup, login, refresh). */
+    public?: boolean;
   }
 }
 
@@ -64,7 +81,7 @@ export function apiKeyGuard(store: ServerStore) {
     if (record === undefined || record.revokedAt !== undefined) {
       return sendProblem(reply.header('www-authenticate', 'Bearer error="invalid_token"'), problem(401, 'UNAUTHENTICATED', 'the API key is not valid'));
     }
-    request.caller = { workspaceId: record.workspaceId, keyId: record.id, scopes: record.scopes };
+    request.caller = { workspaceId: record.workspaceId, actorType: 'api_key', actorId: record.id, keyId: record.id, level: 'admin' };
     // Last-used time, written at most once a minute per key.
     const now = Date.now();
     if ((touched.get(record.id) ?? 0) < now - 60_000) {

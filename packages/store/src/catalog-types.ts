@@ -33,10 +33,13 @@ export interface ApiKeyRecord {
   workspaceId: string;
   id: string;
   name: string;
+  /** The user the key acts for (its rights are at most that user's role); none for bootstrap keys. */
+  userId?: string;
   /** The first characters of the key, to recognise it in listings. */
   prefix: string;
   /** SHA-256 of the key, hex. */
   hash: string;
+  /** `read` | `run` | `write` | `admin`: each includes the ones before it. */
   scopes: string[];
   createdAt: number;
   lastUsedAt?: number;

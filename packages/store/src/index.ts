@@ -6,3 +6,4 @@ export { openStore, type OpenStoreOptions } from './open.js';
 export { PostgresStore, type PostgresStoreOptions } from './postgres/store.js';
 export { isTransientStoreError } from './errors.js';
 export * from './catalog-types.js';
+export * from './identity-types.js';
