@@ -1,5 +1,6 @@
 /** What route modules share: the store, the durable engine and the live-event hub. */
 import type { NodeRegistry } from '@flowpilot/engine';
+import type { SecretKey } from '@flowpilot/vault';
 import type { DurableEngine } from '@flowpilot/worker';
 import type { EventHub } from './event-hub.js';
 import type { Metrics } from './metrics.js';
@@ -11,5 +12,10 @@ export interface ServerContext {
   registry: NodeRegistry;
   hub: EventHub;
   metrics: Metrics;
+  /**
+   * Encrypts credentials and (through HKDF) signs access tokens. Absent on a PostgreSQL deployment
+   * without FLOWPILOT_SECRET_KEY: then logins and credentials answer 503, API keys still work.
+   */
+  secretKey?: SecretKey;
   now(): number;
 }

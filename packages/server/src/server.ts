@@ -6,6 +6,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import type { NodeRegistry } from '@flowpilot/engine';
 import { systemClock, type Clock } from '@flowpilot/runtime';
+import type { SecretKey } from '@flowpilot/vault';
 import { DurableEngine, storeWorkflowLoader, Worker } from '@flowpilot/worker';
 import { createApp, type AppOptions } from './app.js';
 import { apiKeyGuard, bootstrapApiKey } from './auth.js';
@@ -28,6 +29,8 @@ export interface ServerOptions extends AppOptions, HookOptions {
   workerConcurrency?: number;
   /** Bootstraps this API key (FLOWPILOT_API_KEY). */
   apiKey?: string;
+  /** FLOWPILOT_SECRET_KEY (or the embedded key file): credentials and access tokens need it. */
+  secretKey?: SecretKey;
   clock?: Clock;
   /** How often schedules are checked (default 1 s). */
   schedulerIntervalMs?: number;
@@ -57,7 +60,7 @@ export async function createServer(options: ServerOptions): Promise<FlowPilotSer
     },
   });
   const hub = new EventHub(store);
-  const context: ServerContext = { store, engine, registry, hub, metrics, now: () => clock.now() };
+  const context: ServerContext = { store, engine, registry, hub, metrics, now: () => clock.now(), secretKey: options.secretKey };
   await bootstrapApiKey(store, options.apiKey);
 
   const app = await createApp(options);
