@@ -1,7 +1,7 @@
 /**
  * Writes packages/store/migrations/{sqlite,postgres}.schema.txt: the schema that applying every
  * migration to an empty database yields, as a normalised listing (tables, columns with type,
- * nullability and default, keys, indexes, foreign keys). `npm run schema:dump` after adding a
+ * nullability and default, keys, indexes, foreign keys, triggers). `npm run schema:dump` after adding a
  * migration; a test fails when a committed snapshot is stale (schema drift).
  *
  * PostgreSQL: FLOWPILOT_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test); the
@@ -47,6 +47,8 @@ export function dumpSqlite(db: Database.Database): string {
     }
     const keys = db.prepare(`PRAGMA foreign_key_list(${table.name})`).all() as Array<{ from: string; table: string; to: string }>;
     for (const key of keys) lines.push(`  foreign key (${key.from}) references ${key.table} (${key.to})`);
+    const triggers = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? ORDER BY name`).all(table.name) as Array<{ name: string; sql: string }>;
+    for (const trigger of triggers) lines.push(`  trigger ${trigger.name}: ${squash(trigger.sql)}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -75,6 +77,12 @@ export async function dumpPostgres(db: Queryable, schema: string): Promise<strin
      WHERE n.nspname = $1 ORDER BY t.relname, c.conname`,
     [schema],
   );
+  const triggers = await db.query<{ table_name: string; name: string; definition: string }>(
+    `SELECT c.relname AS table_name, t.tgname AS name, pg_get_triggerdef(t.oid) AS definition
+     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY c.relname, t.tgname`,
+    [schema],
+  );
   const tables = [...new Set(columns.rows.map((row) => row.table_name))].sort();
   for (const table of tables) {
     lines.push(`table ${table}`);
@@ -86,6 +94,7 @@ export async function dumpPostgres(db: Queryable, schema: string): Promise<strin
     }
     for (const constraint of constraints.rows.filter((row) => row.table_name === table)) lines.push(`  constraint ${constraint.name}: ${strip(constraint.definition)}`);
     for (const index of indexes.rows.filter((row) => row.tablename === table)) lines.push(`  index ${index.indexname}: ${strip(index.indexdef)}`);
+    for (const trigger of triggers.rows.filter((row) => row.table_name === table)) lines.push(`  trigger ${trigger.name}: ${strip(trigger.definition)}`);
   }
   return `${lines.join('\n')}\n`;
 }

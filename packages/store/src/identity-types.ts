@@ -137,6 +137,8 @@ export interface ListAuditQuery {
 
 export interface ListCredentialsQuery {
   type?: string;
+  /** `name` (default): by name in byte order; `created`: oldest first. A cursor only fits the order it came from. */
+  order?: 'name' | 'created';
   cursor?: string;
   limit: number;
 }

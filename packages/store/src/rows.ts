@@ -76,6 +76,7 @@ export function toApiKeyRecord(row: Row): ApiKeyRecord {
     scopes: JSON.parse(row.scopes as string) as string[],
     createdAt: row.created_at as number,
   };
+  if (row.user_id !== null && row.user_id !== undefined) key.userId = row.user_id as string;
   if (row.last_used_at !== null) key.lastUsedAt = row.last_used_at as number;
   if (row.revoked_at !== null) key.revokedAt = row.revoked_at as number;
   return key;

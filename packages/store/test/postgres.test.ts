@@ -4,7 +4,11 @@ import { loadMigrations, openStore, PostgresStore, type Store } from '@flowpilot
 import { describeStoreConformance } from './conformance.js';
 import { adminClient, DATABASE_URL, describePostgres, probePostgres, randomSchema } from './postgres-helpers.js';
 
-const DATA_TABLES = ['workflows', 'workflow_versions', 'runs', 'steps', 'events', 'queue', 'timers', 'payloads', 'api_keys', 'webhooks', 'schedules'];
+// Children before the tables they reference. Not audit_log: the schema refuses to empty it (tests use fresh workspaces).
+const DATA_TABLES = [
+  ...['workflows', 'workflow_versions', 'runs', 'steps', 'events', 'queue', 'timers', 'payloads', 'api_keys', 'webhooks', 'schedules'],
+  ...['memberships', 'invitations', 'refresh_tokens', 'credentials', 'users'],
+];
 
 describePostgres('PostgreSQL store', await probePostgres(), () => {
   describeStoreConformance('postgres', async () => {

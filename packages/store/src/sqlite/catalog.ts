@@ -40,7 +40,7 @@ export class SqliteCatalog {
          AND (@afterTime IS NULL OR created_at < @afterTime OR (created_at = @afterTime AND id < @afterId))
          ORDER BY created_at DESC, id DESC LIMIT @limit`,
       ),
-      insertKey: p('INSERT INTO api_keys (workspace_id, id, name, prefix, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insertKey: p('INSERT INTO api_keys (workspace_id, id, name, user_id, prefix, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       findKey: p('SELECT * FROM api_keys WHERE hash = ?'),
       touchKey: p('UPDATE api_keys SET last_used_at = ? WHERE id = ?'),
     };
@@ -108,7 +108,7 @@ export class SqliteCatalog {
   }
 
   createApiKey(key: ApiKeyRecord): void {
-    this.#s.insertKey!.run(key.workspaceId, key.id, key.name, key.prefix, key.hash, JSON.stringify(key.scopes), key.createdAt);
+    this.#s.insertKey!.run(key.workspaceId, key.id, key.name, key.userId ?? null, key.prefix, key.hash, JSON.stringify(key.scopes), key.createdAt);
   }
 
   findApiKeyByHash(hash: string): ApiKeyRecord | undefined {

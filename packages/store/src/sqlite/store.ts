@@ -17,6 +17,7 @@ import { AsyncMutex, DEFAULT_PAYLOAD_THRESHOLD, loadMigrations, WorkSignal } fro
 import type { ApiKeyRecord, CatalogStore, EventsNotice, ListRunsQuery, ListWorkflowsQuery, Page, ScheduleRecord, WebhookRoute } from '../catalog-types.js';
 import { toWorkflowRecord } from '../rows.js';
 import type { ClaimedStep, ClaimOptions, DueTimer, RunRecord, Store, StoreTransaction, WorkflowRecord, WorkflowVersionRecord } from '../types.js';
+import { SqliteAccessStore } from './access.js';
 import { SqliteCatalog } from './catalog.js';
 import { SqliteQueries, type Row } from './queries.js';
 import { prepareStatements } from './statements.js';
@@ -29,7 +30,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-export class SqliteStore implements Store, CatalogStore {
+/** Also an `AccessStore`: its access-control methods are inherited from `SqliteAccessStore` (access.ts). */
+export class SqliteStore extends SqliteAccessStore implements Store, CatalogStore {
   readonly kind = 'sqlite' as const;
   readonly #db: Database.Database;
   readonly #mutex = new AsyncMutex();
@@ -50,6 +52,7 @@ export class SqliteStore implements Store, CatalogStore {
   #pendingNotices: EventsNotice[] = [];
 
   constructor(options: SqliteStoreOptions) {
+    super();
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
     this.#db = new Database(options.filename);
     this.#busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
@@ -168,6 +171,18 @@ export class SqliteStore implements Store, CatalogStore {
 
   async close(): Promise<void> {
     await this.#mutex.run(() => this.#db.close());
+  }
+
+  protected override get accessDatabase(): Database.Database {
+    return this.#db;
+  }
+
+  protected override accessRead<T>(fn: () => T): Promise<T> {
+    return this.#serial(fn);
+  }
+
+  protected override accessWrite<T>(fn: () => T): Promise<T> {
+    return this.#write(fn);
   }
 
   /** Raw access for schema checks in tests. */
