@@ -1,6 +1,8 @@
 /** Chooses the backend: PostgreSQL when a postgres:// URL is given, else the embedded SQLite file. */
 import { resolve } from 'node:path';
 import { SqliteStore } from './sqlite/store.js';
+import type { CatalogStore } from './catalog-types.js';
+import type { AccessStore } from './identity-types.js';
 import type { Store } from './types.js';
 
 export interface OpenStoreOptions {
@@ -15,11 +17,11 @@ export interface OpenStoreOptions {
 }
 
 /** Opens (and by default migrates) the store the configuration names. */
-export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
+export async function openStore(options: OpenStoreOptions = {}): Promise<Store & CatalogStore & AccessStore> {
   const url = options.url ?? process.env.FLOWPILOT_DATABASE_URL ?? resolve('data', 'flowpilot.db');
   const fromEnv = process.env.FLOWPILOT_PAYLOAD_THRESHOLD;
   const payloadThreshold = options.payloadThreshold ?? (fromEnv === undefined ? undefined : Number.parseInt(fromEnv, 10));
-  let store: Store;
+  let store: Store & CatalogStore & AccessStore;
   if (/^postgres(ql)?:\/\//.test(url)) {
     const { PostgresStore } = await import('./postgres/store.js');
     store = new PostgresStore({ connectionString: url, payloadThreshold, ...(options.schema === undefined ? {} : { schema: options.schema }) });

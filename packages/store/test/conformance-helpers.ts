@@ -1,6 +1,7 @@
 /** Types and helpers shared by the conformance suite's modules. */
+import { randomUUID } from 'node:crypto';
 import type { RunEvent } from '@flowpilot/engine';
-import { DEFAULT_PAYLOAD_THRESHOLD, DEFAULT_WORKSPACE_ID, type CatalogStore, type RunRecord, type RunWrite, type Store } from '@flowpilot/store';
+import { DEFAULT_PAYLOAD_THRESHOLD, DEFAULT_WORKSPACE_ID, type AccessStore, type CatalogStore, type RunRecord, type RunWrite, type Store, type UserRecord } from '@flowpilot/store';
 
 export interface ConformanceHarness {
   store: Store;
@@ -12,6 +13,8 @@ export interface ConformanceHarness {
   peer(): Promise<Store>;
   /** Rows of `table` whose `column` equals `value`. */
   countRows(table: string, column: string, value: string): Promise<number>;
+  /** Runs one SQL statement on the database directly, bypassing the store (schema guarantees). */
+  raw(sql: string): Promise<void>;
   /** Column names by table, for every table of the database. */
   columns(): Promise<Map<string, string[]>>;
   /** Resolves once `store.onWork` can hear other processes (PostgreSQL: LISTEN is active). */
@@ -34,6 +37,8 @@ export const WS = DEFAULT_WORKSPACE_ID;
 
 /** Both backends implement the catalog. */
 export const catalogOf = (store: Store): Store & CatalogStore => store as Store & CatalogStore;
+/** Both backends implement the access part too. */
+export const accessOf = (store: Store): Store & CatalogStore & AccessStore => store as Store & CatalogStore & AccessStore;
 export const RUN_TABLES = ['steps', 'events', 'queue', 'timers', 'payloads'] as const;
 
 /** A value that is larger than the default payload threshold. */
@@ -107,3 +112,14 @@ export async function enqueue(store: Store, runId: string, nodes: readonly strin
 export const started = (at: number, input: unknown = {}): RunEvent => ({ type: 'run.started', at, input });
 export const stepStarted = (at: number, nodeId: string, attempt = 1): RunEvent => ({ type: 'step.started', at, nodeId, attempt });
 export const stepSucceeded = (at: number, nodeId: string, output: unknown, attempt = 1): RunEvent => ({ type: 'step.succeeded', at, nodeId, attempt, output });
+
+/** What the API maps to 409: PostgreSQL unique_violation, SQLite's unique and primary key constraints. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** A workspace id no other test uses (workspaces are not emptied between tests). */
+export const freshId = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+export const user = (id: string, extra: Partial<UserRecord> = {}): UserRecord => ({ id, email: `${id}@example.com`, name: `User ${id}`, createdAt: 1, ...extra });

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadMigrations, SequenceConflictError } from '@flowpilot/store';
+import { registerAccessTests } from './conformance-access.js';
 import { registerCatalogTests } from './conformance-catalog.js';
 import { registerClaimTests } from './conformance-claims.js';
 import { type ConformanceHarness, type StoreFactory, type Suite, WS } from './conformance-helpers.js';
@@ -151,5 +152,6 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
     registerRunTests(suite);
     registerClaimTests(suite);
     registerCatalogTests(suite);
+    registerAccessTests(suite);
   });
 }

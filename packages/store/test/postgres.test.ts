@@ -38,7 +38,10 @@ describePostgres('PostgreSQL store', await probePostgres(), () => {
       async countRows(table, column, value) {
         return (await admin.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM ${table} WHERE ${column} = $1`, [value])).rows[0]!.n;
       },
-      async columns() {
+      async raw(sql) {
+      await admin.query(sql);
+    },
+    async columns() {
         const { rows } = await admin.query<{ table_name: string; column_name: string }>(
           'SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = $1 ORDER BY table_name, ordinal_position',
           [schema],

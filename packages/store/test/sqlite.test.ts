@@ -35,6 +35,9 @@ describeStoreConformance('sqlite', async () => {
     async countRows(table, column, value) {
       return (db.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${column} = ?`).get(value) as { n: number }).n;
     },
+    async raw(sql) {
+      db.prepare(sql).run();
+    },
     async columns() {
       const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`).all() as Array<{ name: string }>;
       return new Map(tables.map(({ name }) => [name, (db.prepare(`PRAGMA table_info(${name})`).all() as Array<{ name: string }>).map((column) => column.name)]));

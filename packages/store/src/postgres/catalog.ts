@@ -66,8 +66,8 @@ export const CATALOG_SQL = {
   ),
   insertKey: sql(
     'insert_key',
-    `INSERT INTO api_keys (workspace_id, id, name, prefix, hash, scopes, created_at)
-     VALUES (@ws, @id, @name, @prefix, @hash, @scopes, @created::bigint)`,
+    `INSERT INTO api_keys (workspace_id, id, name, user_id, prefix, hash, scopes, created_at)
+     VALUES (@ws, @id, @name, @user, @prefix, @hash, @scopes, @created::bigint)`,
   ),
   findKey: sql('find_key', 'SELECT * FROM api_keys WHERE hash = @hash'),
   touchKey: sql('touch_key', 'UPDATE api_keys SET last_used_at = @at::bigint WHERE id = @id'),
@@ -163,6 +163,7 @@ export async function createApiKey(exec: Exec, key: ApiKeyRecord): Promise<void>
     ws: key.workspaceId,
     id: key.id,
     name: key.name,
+    user: key.userId,
     prefix: key.prefix,
     hash: key.hash,
     scopes: JSON.stringify(key.scopes),

@@ -14,6 +14,7 @@ import pg from 'pg';
 import type { ApiKeyRecord, CatalogStore, EventsNotice, ListRunsQuery, ListWorkflowsQuery, Page, ScheduleRecord, WebhookRoute } from '../catalog-types.js';
 import { DEFAULT_PAYLOAD_THRESHOLD, WorkSignal } from '../codec.js';
 import type { ClaimedStep, ClaimOptions, DueTimer, RunRecord, StepRecord, StoredEvent, Store, StoreTransaction, WorkflowRecord, WorkflowVersionRecord } from '../types.js';
+import { PgAccessStore } from './access.js';
 import * as catalog from './catalog.js';
 import { migrate, validSchema } from './connection.js';
 import { WorkListener } from './listener.js';
@@ -46,7 +47,8 @@ const TYPES: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 20 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format))) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-export class PostgresStore implements Store, CatalogStore {
+/** Also an `AccessStore`: its access-control methods are inherited from `PgAccessStore` (access.ts). */
+export class PostgresStore extends PgAccessStore implements Store, CatalogStore {
   readonly kind = 'postgres' as const;
   readonly payloadThreshold: number;
   readonly schema: string | undefined;
@@ -61,6 +63,7 @@ export class PostgresStore implements Store, CatalogStore {
   #closed: Promise<void> | undefined;
 
   constructor(options: PostgresStoreOptions) {
+    super();
     this.payloadThreshold = options.payloadThreshold ?? DEFAULT_PAYLOAD_THRESHOLD;
     this.schema = options.schema === undefined ? undefined : validSchema(options.schema);
     this.#onError = options.onError ?? (() => undefined);
@@ -114,6 +117,10 @@ export class PostgresStore implements Store, CatalogStore {
   /** Resolves once this store's LISTEN connection is active (starting it if needed). */
   listening(): Promise<void> {
     return this.#listener.listening();
+  }
+
+  protected override get accessRunner(): PoolRunner {
+    return this.#run;
   }
 
   /** Raw pool access for schema checks in tests. */
