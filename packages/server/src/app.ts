@@ -49,8 +49,8 @@ export async function createApp(options: AppOptions = {}): Promise<FastifyInstan
     openapi: {
       openapi: '3.1.0',
       info: { title: 'FlowPilot API', version: '1', description: 'Workflows, runs, triggers and live events.' },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer <key>`' } } },
-      security: [{ apiKey: [] }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An access token from POST /api/v1/auth/login, or an API key (`fp_…`): `Authorization: Bearer <token>`. Users pick a workspace with `X-FlowPilot-Workspace: <id>`.' } } },
+      security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
   });

@@ -1,18 +1,45 @@
 /**
- * API keys: `Authorization: Bearer <key>` on every `/api` route. Keys are random 32-byte secrets;
- * only their SHA-256 is stored (a key has full entropy, so a slow hash adds nothing).
+ * Who is calling and what they may do (docs/security.md). Two kinds of principals authenticate with
+ * `Authorization: Bearer …`: users (a short-lived JWT access token from `POST /api/v1/auth/login`)
+ * and API keys (`fp_…`, random 32-byte secrets of which only the SHA-256 is stored: a key has full
+ * entropy, so a slow hash adds nothing). The guard itself is in `auth/guard.ts`.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DEFAULT_WORKSPACE_ID, type ApiKeyRecord } from '@flowpilot/store';
-import { problem, sendProblem } from './problems.js';
+import type { FastifyRequest } from 'fastify';
+import { DEFAULT_WORKSPACE_ID, type ApiKeyRecord, type Role, type UserRecord } from '@flowpilot/store';
 import type { ServerStore } from './server-store.js';
 
 /** Access levels, each including the ones below it (docs/security.md: roles and scopes). */
 export const LEVELS = { read: 1, run: 2, write: 3, admin: 4 } as const;
 export type Level = keyof typeof LEVELS;
 
-/** Who is calling: set on every authenticated request. */
+/** The level each workspace role grants. */
+export const ROLE_LEVELS: Readonly<Record<Role, Level>> = { owner: 'admin', editor: 'write', runner: 'run', viewer: 'read' };
+
+/** True when `level` includes `needed`. */
+export function allows(level: Level, needed: Level): boolean {
+  return LEVELS[level] >= LEVELS[needed];
+}
+
+/** The lower of two levels. */
+export function minLevel(a: Level, b: Level): Level {
+  return LEVELS[a] <= LEVELS[b] ? a : b;
+}
+
+/**
+ * A key's level: the highest of its scopes (each includes the ones below). Unknown scope names are
+ * ignored; undefined when none is known.
+ */
+export function scopeLevel(scopes: readonly string[]): Level | undefined {
+  let best: Level | undefined;
+  for (const scope of scopes) {
+    if (!Object.hasOwn(LEVELS, scope)) continue;
+    if (best === undefined || LEVELS[scope as Level] > LEVELS[best]) best = scope as Level;
+  }
+  return best;
+}
+
+/** Who is calling: set on every authenticated request that acts in a workspace. */
 export interface Caller {
   /** The workspace the request acts in. */
   workspaceId: string;
@@ -26,15 +53,29 @@ export interface Caller {
   level: Level;
 }
 
+/** Who authenticated, before any workspace is chosen (set on every authenticated request). */
+export type Principal = { type: 'user'; user: UserRecord } | { type: 'api_key'; key: ApiKeyRecord; user?: UserRecord };
+
 declare module 'fastify' {
   interface FastifyRequest {
     caller?: Caller;
+    principal?: Principal;
   }
   interface FastifyContextConfig {
     /** The level a route needs; default `read` for GET/HEAD, `write` otherwise. */
     level?: Level;
-    /** No authentication (setup, login, refresh). */
+    /** No authentication (setup, login, refresh, logout, accepting an invitation). */
     public?: boolean;
+    /**
+     * The route param naming the workspace the route acts in (`/workspaces/:id/…`): it replaces the
+     * `X-FlowPilot-Workspace` header, and the caller must belong to that workspace.
+     */
+    workspaceParam?: string;
+    /**
+     * The route acts on the principal, not in a workspace (`/me`, `/workspaces`): it is authenticated
+     * but no workspace is chosen and no level is checked; the handler uses `principalOf`.
+     */
+    noWorkspace?: boolean;
   }
 }
 
@@ -43,7 +84,7 @@ export function hashApiKey(key: string): string {
 }
 
 /** Creates a key; the secret is returned once and never stored. */
-export async function createApiKey(store: ServerStore, input: { name: string; workspaceId?: string; scopes?: string[]; key?: string }): Promise<{ key: string; record: ApiKeyRecord }> {
+export async function createApiKey(store: ServerStore, input: { name: string; workspaceId?: string; scopes?: string[]; userId?: string; key?: string; now?: number }): Promise<{ key: string; record: ApiKeyRecord }> {
   const key = input.key ?? `fp_${randomBytes(32).toString('base64url')}`;
   const record: ApiKeyRecord = {
     workspaceId: input.workspaceId ?? DEFAULT_WORKSPACE_ID,
@@ -52,13 +93,17 @@ export async function createApiKey(store: ServerStore, input: { name: string; wo
     prefix: key.slice(0, 10),
     hash: hashApiKey(key),
     scopes: input.scopes ?? ['admin'],
-    createdAt: Date.now(),
+    createdAt: input.now ?? Date.now(),
+    ...(input.userId === undefined ? {} : { userId: input.userId }),
   };
   await store.createApiKey(record);
   return { key, record };
 }
 
-/** Makes sure the key in `FLOWPILOT_API_KEY` exists (idempotent across restarts and processes). */
+/**
+ * Makes sure the key in `FLOWPILOT_API_KEY` exists (idempotent across restarts and processes): an
+ * `admin` key of the default workspace without a user.
+ */
 export async function bootstrapApiKey(store: ServerStore, key: string | undefined): Promise<void> {
   if (key === undefined || key === '') return;
   if ((await store.findApiKeyByHash(hashApiKey(key))) !== undefined) return;
@@ -68,32 +113,14 @@ export async function bootstrapApiKey(store: ServerStore, key: string | undefine
   });
 }
 
-/** The `onRequest` hook guarding `/api`: 401 problem+json without a valid key. */
-export function apiKeyGuard(store: ServerStore) {
-  const touched = new Map<string, number>();
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-    const header = request.headers.authorization;
-    const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (match === null) {
-      return sendProblem(reply.header('www-authenticate', 'Bearer'), problem(401, 'UNAUTHENTICATED', 'send an API key: Authorization: Bearer <key>'));
-    }
-    const record = await store.findApiKeyByHash(hashApiKey(match[1]!));
-    if (record === undefined || record.revokedAt !== undefined) {
-      return sendProblem(reply.header('www-authenticate', 'Bearer error="invalid_token"'), problem(401, 'UNAUTHENTICATED', 'the API key is not valid'));
-    }
-    request.caller = { workspaceId: record.workspaceId, actorType: 'api_key', actorId: record.id, keyId: record.id, level: 'admin' };
-    // Last-used time, written at most once a minute per key.
-    const now = Date.now();
-    if ((touched.get(record.id) ?? 0) < now - 60_000) {
-      touched.set(record.id, now);
-      void store.touchApiKey(record.id, now).catch(() => undefined);
-    }
-    return undefined;
-  };
+/** The caller of an authenticated route that acts in a workspace. */
+export function callerOf(request: FastifyRequest): Caller {
+  if (request.caller === undefined) throw new Error('route is not behind the auth guard (or is marked noWorkspace)');
+  return request.caller;
 }
 
-/** The caller of an authenticated route. */
-export function callerOf(request: FastifyRequest): Caller {
-  if (request.caller === undefined) throw new Error('route is not behind the API key guard');
-  return request.caller;
+/** The principal of an authenticated route (any route but the public ones). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === undefined) throw new Error('route is not behind the auth guard');
+  return request.principal;
 }

@@ -9,15 +9,22 @@ import { systemClock, type Clock } from '@flowpilot/runtime';
 import type { SecretKey } from '@flowpilot/vault';
 import { DurableEngine, storeWorkflowLoader, Worker } from '@flowpilot/worker';
 import { createApp, type AppOptions } from './app.js';
-import { apiKeyGuard, bootstrapApiKey } from './auth.js';
+import { bootstrapApiKey } from './auth.js';
+import { authGuard } from './auth/guard.js';
+import { DEFAULT_REFRESH_TOKEN_TTL_MS, Sessions } from './auth/sessions.js';
+import { AccessTokens, DEFAULT_ACCESS_TOKEN_TTL_SECONDS } from './auth/tokens.js';
 import type { ServerContext } from './context.js';
 import { EventHub } from './event-hub.js';
 import { Metrics } from './metrics.js';
+import { authRoutes } from './routes/auth.js';
 import { eventRoutes, type StreamRegistry } from './routes/events.js';
 import { hookRoutes, type HookOptions } from './routes/hooks.js';
+import { invitationRoutes } from './routes/invitations.js';
+import { keyRoutes } from './routes/keys.js';
 import { runRoutes } from './routes/runs.js';
 import { systemRoutes } from './routes/system.js';
 import { workflowRoutes } from './routes/workflows.js';
+import { workspaceRoutes } from './routes/workspaces.js';
 import { Scheduler } from './scheduler.js';
 import type { ServerStore } from './server-store.js';
 
@@ -31,6 +38,10 @@ export interface ServerOptions extends AppOptions, HookOptions {
   apiKey?: string;
   /** FLOWPILOT_SECRET_KEY (or the embedded key file): credentials and access tokens need it. */
   secretKey?: SecretKey;
+  /** Lifetime of access tokens (default 15 minutes). */
+  accessTokenTtlSeconds?: number;
+  /** Lifetime of refresh tokens (default 30 days). */
+  refreshTokenTtlMs?: number;
   clock?: Clock;
   /** How often schedules are checked (default 1 s). */
   schedulerIntervalMs?: number;
@@ -62,13 +73,19 @@ export async function createServer(options: ServerOptions): Promise<FlowPilotSer
   const hub = new EventHub(store);
   const context: ServerContext = { store, engine, registry, hub, metrics, now: () => clock.now(), secretKey: options.secretKey };
   await bootstrapApiKey(store, options.apiKey);
+  const accessTokens = options.secretKey === undefined ? undefined : new AccessTokens(options.secretKey, options.accessTokenTtlSeconds ?? DEFAULT_ACCESS_TOKEN_TTL_SECONDS, context.now);
+  const sessions = accessTokens === undefined ? undefined : new Sessions(store, accessTokens, options.refreshTokenTtlMs ?? DEFAULT_REFRESH_TOKEN_TTL_MS, context.now);
 
   const app = await createApp(options);
   const streams: StreamRegistry = new Set();
   await app.register(fastifyWebsocket);
   systemRoutes(app, context);
   await app.register(async (api) => {
-    api.addHook('onRequest', apiKeyGuard(store));
+    api.addHook('onRequest', authGuard(context, accessTokens));
+    authRoutes(api, context, sessions);
+    workspaceRoutes(api, context);
+    invitationRoutes(api, context);
+    keyRoutes(api, context);
     workflowRoutes(api, context);
     runRoutes(api, context);
     eventRoutes(api, context, streams);

@@ -28,6 +28,7 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
   };
 
   api.post('/workflows/:id/runs', {
+    config: { level: 'run' },
     schema: {
       tags,
       summary: 'Start a run; with ?wait=true, answer when it finishes (202 when timeoutMs passes first)',
@@ -98,6 +99,7 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
   } as const;
   for (const [action, apply] of Object.entries(control)) {
     api.post(`/runs/:id/${action}`, {
+      config: { level: 'run' },
       schema: { tags, summary: `${action[0]!.toUpperCase()}${action.slice(1)} a run`, params: idParams, response: { 200: runSchema, ...problemResponses } },
       handler: async (request) => {
         const { workspaceId } = callerOf(request);

@@ -46,6 +46,8 @@ export function workflowRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   api.post('/workflows/validate', {
+    // Validating changes nothing: viewers may check a workflow too.
+    config: { level: 'read' },
     schema: { tags, summary: 'Validate a workflow without saving it', body: z.unknown(), response: { 200: validationReportSchema, ...problemResponses } },
     handler: (request) => {
       const { valid, errors, warnings } = validateWorkflow(request.body, ctx.registry);
