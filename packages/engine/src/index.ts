@@ -11,6 +11,7 @@ export * from './plan/types.js';
 export * from './validation/issues.js';
 export { validateWorkflow, planWorkflow, type ValidationResult } from './validation/validate.js';
 export { describeParamIssues } from './validation/params.js';
+export { credentialReferences, validateCredentialReferences, type CredentialReference } from './validation/credentials.js';
 export * from './core/types.js';
 export { applyEvent, createRunState, replayEvents, runOutput } from './core/transition.js';
 export { retryDelayMs } from './core/retry.js';

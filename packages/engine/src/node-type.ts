@@ -32,6 +32,14 @@ export interface WorkflowRef {
   version?: number;
 }
 
+/** A credential as a node sees it: decrypted, inside the attempt that asked for it. */
+export interface CredentialValue {
+  readonly id: string;
+  /** The credential type (`httpBearer`, `smtp`, …). */
+  readonly type: string;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
 /** Severity of a step log line. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -69,6 +77,13 @@ export interface NodeContext<P = Record<string, unknown>> {
   runSubgraph(param: string, input: unknown, options?: { key?: string; signal?: AbortSignal }): Promise<unknown>;
   /** Runs another workflow as a child run; resolves to its output, rejects on failure. */
   runWorkflow(ref: WorkflowRef, input: unknown): Promise<unknown>;
+  /**
+   * The decrypted credential named by the node's `credential` param (see {@link credentialParam}).
+   * Its secret values are scrubbed from this attempt's output, error and log lines. Rejects with a
+   * non-retryable error (`CREDENTIAL_REQUIRED`, `CREDENTIAL_NOT_FOUND`, `CREDENTIAL_TYPE_MISMATCH`,
+   * `NO_CREDENTIAL_PROVIDER`, …) naming the credential id, never a value.
+   */
+  credential(): Promise<CredentialValue>;
 }
 
 /** How a node with several incoming edges starts: when all have settled, or on the first active one. */
@@ -165,6 +180,39 @@ export const subgraphParam = (): z.ZodType<{ nodes: unknown[]; edges?: unknown[]
 /** A condition: a boolean, or a `{{ }}` expression whose result is tested for truthiness. */
 export const conditionParam = (): z.ZodType<unknown> =>
   zod.union([zod.boolean(), zod.string().regex(/^\s*\{\{[\s\S]*\}\}\s*$/, 'must be a {{ expression }} or a boolean')]);
+
+/** Which credentials a node type accepts in `data.credential`. */
+export interface CredentialRequirement {
+  /** Accepted credential types (`httpBearer`, …). */
+  readonly types: readonly string[];
+  /** Whether a node of this type must name one. */
+  readonly required: boolean;
+}
+
+/**
+ * The `credential` param: the id of a stored credential of one of `types`. Always optional in the
+ * schema; `required` is checked where credentials are known (`validateCredentialReferences`, and
+ * `ctx.credential()` at run time), so a missing one is `CREDENTIAL_REQUIRED`, not a params error.
+ * The requirement travels as schema metadata (`credential: {types, required}`), which the JSON
+ * Schema shows the editor too.
+ */
+export const credentialParam = (types: readonly string[], options: { required?: boolean } = {}): z.ZodOptional<z.ZodString> =>
+  zod
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .meta({ credential: { types: [...types], required: options.required ?? false }, description: `A credential id (type: ${types.join(' or ')}).` });
+
+/** What a node type accepts in `data.credential`, read from its params schema; undefined when none. */
+export function credentialRequirement(nodeType: NodeType): CredentialRequirement | undefined {
+  const params = nodeType.params as z.ZodType;
+  if (!(params instanceof zod.ZodObject)) return undefined;
+  const field = (params.shape as Record<string, z.ZodType | undefined>).credential;
+  const meta = field?.meta()?.credential as { types?: unknown; required?: unknown } | undefined;
+  if (meta === undefined || !Array.isArray(meta.types)) return undefined;
+  return { types: meta.types.filter((type): type is string => typeof type === 'string'), required: meta.required === true };
+}
 
 /** What the editor and API docs show of a node type. */
 export interface NodeTypeInfo {

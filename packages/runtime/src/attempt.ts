@@ -6,6 +6,7 @@
 import {
   buildScope,
   collectValueRootNames,
+  credentialRequirement,
   deepFreeze,
   FlowPilotError,
   NonRetryableError,
@@ -15,6 +16,7 @@ import {
   StepTimeoutError,
   toErrorInfo,
   resolveNodeParams,
+  type CredentialValue,
   type ErrorInfo,
   type LogLevel,
   type NodeContext,
@@ -28,6 +30,8 @@ import {
 } from '@flowpilot/engine';
 import type { LazyAbort } from './abort.js';
 import { sleep, type Clock } from './clock.js';
+import type { CredentialProvider } from './credentials.js';
+import { AttemptSecrets } from './secrets.js';
 
 /** What running an attempt produced. */
 export type AttemptOutcome =
@@ -57,6 +61,8 @@ export interface AttemptRequest {
   /** Aborts the attempt (cancel); the runner owns it, the timeout aborts it too. */
   abort: LazyAbort;
   children: ChildRunner;
+  /** Resolves `ctx.credential()`; without it a node that asks fails with NO_CREDENTIAL_PROVIDER. */
+  credentials?: CredentialProvider;
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -82,17 +88,27 @@ export async function runAttempt(request: AttemptRequest): Promise<AttemptOutcom
 
 async function execute(request: AttemptRequest): Promise<AttemptOutcome> {
   const { plan, node, clock, abort } = request;
+  let context: AttemptContext | undefined;
   try {
     const scope = buildScope(plan, request.source, node.rootNames, request.outerScope);
     const params = await resolveNodeParams(node, scope, clock);
-    const result: unknown = await node.nodeType.execute(new AttemptContext(request, params));
+    context = new AttemptContext(request, params);
+    const result: unknown = await node.nodeType.execute(context);
     if (abort.aborted) return { ok: false, error: toErrorInfo(abort.reason) };
-    if (result instanceof RoutedOutput) return { ok: true, output: deepFreeze(result.output), handles: result.handles };
-    if (result instanceof WaitingOutput) return { ok: true, output: deepFreeze(result.output), wakeAt: result.wakeAt };
-    return { ok: true, output: deepFreeze(result) };
+    const secrets = context.secrets;
+    if (result instanceof RoutedOutput) return { ok: true, output: deepFreeze(scrub(secrets, result.output)), handles: result.handles };
+    if (result instanceof WaitingOutput) return { ok: true, output: deepFreeze(scrub(secrets, result.output)), wakeAt: result.wakeAt };
+    return { ok: true, output: deepFreeze(scrub(secrets, result)) };
   } catch (error) {
-    return { ok: false, error: toErrorInfo(abort.aborted ? abort.reason : error) };
+    const info = toErrorInfo(abort.aborted ? abort.reason : error);
+    const secrets = context?.secrets;
+    return { ok: false, error: secrets === undefined ? info : secrets.scrubError(info) };
   }
+}
+
+/** Scrubs the secrets the attempt resolved (none: the value as is, no copy). */
+function scrub(secrets: AttemptSecrets | undefined, value: unknown): unknown {
+  return secrets === undefined ? value : secrets.scrub(value);
 }
 
 /** The `ctx` a node gets. A class, so an attempt allocates one object rather than a dozen closures. */
@@ -100,6 +116,9 @@ class AttemptContext implements NodeContext<unknown> {
   readonly #request: AttemptRequest;
   readonly params: unknown;
   #inputs: StepInput[] | undefined;
+  /** Created by the first `credential()`: most attempts have no secrets to scrub. */
+  #secrets: AttemptSecrets | undefined;
+  #credential: Promise<CredentialValue> | undefined;
 
   constructor(request: AttemptRequest, params: unknown) {
     this.#request = request;
@@ -147,8 +166,43 @@ class AttemptContext implements NodeContext<unknown> {
     return sleep(this.#request.clock, ms, this.signal);
   }
 
+  /** The secrets resolved so far (undefined when none was). */
+  get secrets(): AttemptSecrets | undefined {
+    return this.#secrets;
+  }
+
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void {
-    this.#request.log(level, message, fields);
+    const secrets = this.#secrets;
+    if (secrets === undefined) this.#request.log(level, message, fields);
+    else this.#request.log(level, secrets.scrubText(message), fields === undefined ? undefined : secrets.scrub(fields));
+  }
+
+  credential(): Promise<CredentialValue> {
+    this.#credential ??= this.#resolveCredential();
+    return this.#credential;
+  }
+
+  async #resolveCredential(): Promise<CredentialValue> {
+    const { node, credentials } = this.#request;
+    const requirement = credentialRequirement(node.nodeType);
+    const id = (this.params as { credential?: unknown } | null)?.credential;
+    if (typeof id !== 'string' || id === '') {
+      throw new NonRetryableError('CREDENTIAL_REQUIRED', `node "${node.id}" needs a credential${requirement === undefined ? '' : ` (${requirement.types.join(' or ')})`} in data.credential`);
+    }
+    if (credentials === undefined) {
+      throw new NonRetryableError('NO_CREDENTIAL_PROVIDER', `node "${node.id}" needs credential "${id}", but this run has no credential store: run it durably (flowpilot run --durable, or through the server)`, {
+        details: { credentialId: id },
+      });
+    }
+    const resolved = await credentials(id);
+    // Registered before any check: from here on, nothing this attempt records may show them.
+    (this.#secrets ??= new AttemptSecrets()).add(resolved.secrets);
+    if (requirement !== undefined && !requirement.types.includes(resolved.type)) {
+      throw new NonRetryableError('CREDENTIAL_TYPE_MISMATCH', `node "${node.id}": credential "${id}" is of type ${resolved.type}; the node accepts ${requirement.types.join(' or ')}`, {
+        details: { credentialId: id, type: resolved.type },
+      });
+    }
+    return { id, type: resolved.type, data: resolved.data };
   }
 
   async evaluate(param: string, extraScope: Record<string, unknown>): Promise<unknown> {

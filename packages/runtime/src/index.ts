@@ -8,4 +8,6 @@ export * from './result.js';
 export { MemoryRun, runWorkflow } from './memory-runner.js';
 export type { LogEntry, MemoryRunOptions, WorkflowLoader } from './options.js';
 export { LazyAbort } from './abort.js';
+export { AttemptSecrets, SCRUBBED, secretForms } from './secrets.js';
+export type { CredentialProvider, ResolvedCredential } from './credentials.js';
 export { createChildRunner, type RunStarter } from './children.js';

@@ -114,6 +114,7 @@ export class MemoryRun {
       clock: this.#clock,
       abort,
       children: this.#children(),
+      credentials: this.#options.credentials,
       log: (level, message, fields) => this.#options.onLog?.({ runId: this.runId, nodeId, attempt, level, message, fields, at: this.#clock.now() }),
     });
     // An aborted attempt's late result is dropped; the core already settled the step.

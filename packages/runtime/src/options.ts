@@ -1,6 +1,7 @@
 /** Options of runs and what runners hand to observers. */
 import type { LogLevel, NodeRegistry, RunEvent, Scope, WorkflowRef } from '@flowpilot/engine';
 import type { Clock } from './clock.js';
+import type { CredentialProvider } from './credentials.js';
 
 /** A log line written by a node. */
 export interface LogEntry {
@@ -29,6 +30,11 @@ export interface MemoryRunOptions {
   onLog?: (entry: LogEntry) => void;
   /** Resolves `subworkflow` references; without it, the node fails with `NO_WORKFLOW_LOADER`. */
   loadWorkflow?: WorkflowLoader;
+  /**
+   * Resolves `ctx.credential()` (child runs use the same one). Without it, a node that needs a
+   * credential fails with `NO_CREDENTIAL_PROVIDER`.
+   */
+  credentials?: CredentialProvider;
   /** The file the workflow came from (relative sub-workflow files resolve against it). */
   source?: string;
   /** Maximum nesting of sub-graphs and sub-workflows (default 16). */

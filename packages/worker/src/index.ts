@@ -4,6 +4,7 @@
  */
 export { DurableEngine, type CompletedAttempt, type DurableEngineOptions, type StartRunOptions } from './engine.js';
 export { Worker, type WorkerOptions } from './worker.js';
+export { storeCredentials, type WorkspaceCredentialProvider } from './credentials.js';
 export { PlanCache } from './plans.js';
 export { RunStateCache } from './state-cache.js';
 export type { LeaseAllocator, LeasedStep, TransitionNotice } from './transitions.js';

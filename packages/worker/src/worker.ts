@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { FlowPilotError, toErrorInfo, type RunEvent } from '@flowpilot/engine';
 import { createChildRunner, LazyAbort, MemoryRun, runAttempt, systemClock, type AttemptOutcome, type Clock, type LogEntry, type WorkflowLoader } from '@flowpilot/runtime';
 import type { ClaimedStep, Lease } from '@flowpilot/store';
+import type { WorkspaceCredentialProvider } from './credentials.js';
 import type { CompletedAttempt, DurableEngine } from './engine.js';
 import { loadScopeSource } from './scope.js';
 import type { LeaseAllocator, LeasedStep } from './transitions.js';
@@ -25,6 +26,8 @@ export interface WorkerOptions {
   owner?: string;
   clock?: Clock;
   loadWorkflow?: WorkflowLoader;
+  /** Resolves `ctx.credential()` in the step's workspace (see `storeCredentials`); without it, such steps fail. */
+  credentials?: WorkspaceCredentialProvider;
   onLog?: (entry: LogEntry) => void;
   /** Called with errors the worker survived (store unreachable, …). */
   onError?: (error: unknown) => void;
@@ -229,7 +232,9 @@ export class Worker {
       if (node === undefined) throw new FlowPilotError('UNKNOWN_NODE', `node "${step.nodeId}" is not in workflow ${step.workflowId} v${step.version}`, { retryable: false });
       entry.nodeType = node.nodeType.type;
       const source = await loadScopeSource(engine.store, engine.states, this.#inputs, step, plan, node);
-      const childOptions = { registry: engine.registry, clock: this.#clock, loadWorkflow: this.#options.loadWorkflow, onLog: this.#options.onLog };
+      const provider = this.#options.credentials;
+      const credentials = provider === undefined ? undefined : (credentialId: string) => provider(step.workspaceId, credentialId);
+      const childOptions = { registry: engine.registry, clock: this.#clock, loadWorkflow: this.#options.loadWorkflow, onLog: this.#options.onLog, credentials };
       return await runAttempt({
         plan,
         node,
@@ -242,6 +247,7 @@ export class Worker {
         clock: this.#clock,
         abort: entry.abort,
         children: createChildRunner(step.runId, 0, childOptions, (childPlan, options) => new MemoryRun(childPlan, options).result),
+        credentials,
         log: (level, message, fields) => {
           const at = this.#clock.now();
           if (entry.logs.length < MAX_LOG_LINES) {

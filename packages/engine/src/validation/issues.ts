@@ -14,6 +14,12 @@ export const ValidationCode = {
   UNKNOWN_HANDLE: 'UNKNOWN_HANDLE',
   INVALID_EXPRESSION: 'INVALID_EXPRESSION',
   UNKNOWN_REFERENCE: 'UNKNOWN_REFERENCE',
+  /** `data.credential` names no credential of the workspace (checked where credentials are known). */
+  CREDENTIAL_NOT_FOUND: 'CREDENTIAL_NOT_FOUND',
+  /** `data.credential` names a credential of a type the node does not accept. */
+  CREDENTIAL_TYPE_MISMATCH: 'CREDENTIAL_TYPE_MISMATCH',
+  /** The node type needs a credential and `data.credential` is missing. */
+  CREDENTIAL_REQUIRED: 'CREDENTIAL_REQUIRED',
   /** Warning: a node with no edges in a graph of several nodes never interacts with the rest. */
   ORPHAN_NODE: 'ORPHAN_NODE',
 } as const;
