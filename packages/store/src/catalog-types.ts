@@ -90,6 +90,11 @@ export interface CatalogStore {
   findWebhook(method: string, path: string): Promise<WebhookRoute | undefined>;
   listSchedules(workspaceId: string, workflowId: string): Promise<ScheduleRecord[]>;
   listRuns(workspaceId: string, query: ListRunsQuery): Promise<Page<RunRecord>>;
+  /**
+   * Unfinished runs of the workspace (pending, running, waiting, paused), counted up to `atMost`
+   * (the workspace's concurrency limit: the count never needs to go further).
+   */
+  countActiveRuns(workspaceId: string, atMost: number): Promise<number>;
 
   createApiKey(key: ApiKeyRecord): Promise<void>;
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>;

@@ -64,6 +64,10 @@ export const CATALOG_SQL = {
        AND (@after_time IS NULL OR r.created_at < @after_time OR r.id COLLATE "C" < @after_id::text)
      ORDER BY r.created_at DESC, r.id COLLATE "C" DESC LIMIT @limit::int`,
   ),
+  countActive: sql(
+    'count_active_runs',
+    `SELECT count(*)::int AS n FROM (SELECT 1 FROM runs WHERE workspace_id = @ws AND status IN ('pending', 'running', 'waiting', 'paused') LIMIT @limit::int) AS active`,
+  ),
   insertKey: sql(
     'insert_key',
     `INSERT INTO api_keys (workspace_id, id, name, user_id, prefix, hash, scopes, created_at)
@@ -156,6 +160,11 @@ export async function listRuns(exec: Exec, ws: string, query: ListRunsQuery): Pr
   const items = rows.slice(0, query.limit).map(toRun);
   const last = items.at(-1);
   return rows.length > query.limit && last !== undefined ? { items, nextCursor: encodeCursor([last.createdAt, last.id]) } : { items };
+}
+
+export async function countActiveRuns(exec: Exec, ws: string, atMost: number): Promise<number> {
+  const { rows } = await exec(CATALOG_SQL.countActive, { ws, limit: atMost });
+  return (rows[0] as { n: number }).n;
 }
 
 export async function createApiKey(exec: Exec, key: ApiKeyRecord): Promise<void> {

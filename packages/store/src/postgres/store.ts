@@ -243,6 +243,10 @@ export class PostgresStore extends PgAccessStore implements Store, CatalogStore 
     return this.#run.read((exec) => catalog.listRuns(exec, workspaceId, query));
   }
 
+  countActiveRuns(workspaceId: string, atMost: number): Promise<number> {
+    return this.#run.read((exec) => catalog.countActiveRuns(exec, workspaceId, atMost));
+  }
+
   createApiKey(key: ApiKeyRecord): Promise<void> {
     // Not retried like a read: a lost connection may have committed it, and again would be a duplicate.
     return this.#run.write((exec) => catalog.createApiKey(exec, key));

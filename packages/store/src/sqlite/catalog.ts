@@ -40,6 +40,9 @@ export class SqliteCatalog {
          AND (@afterTime IS NULL OR created_at < @afterTime OR (created_at = @afterTime AND id < @afterId))
          ORDER BY created_at DESC, id DESC LIMIT @limit`,
       ),
+      countActive: p(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM runs INDEXED BY runs_active WHERE workspace_id = ? AND status IN ('pending', 'running', 'waiting', 'paused') LIMIT ?)`,
+      ),
       insertKey: p('INSERT INTO api_keys (workspace_id, id, name, user_id, prefix, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       findKey: p('SELECT * FROM api_keys WHERE hash = ?'),
       touchKey: p('UPDATE api_keys SET last_used_at = ? WHERE id = ?'),
@@ -105,6 +108,10 @@ export class SqliteCatalog {
     const items = rows.slice(0, query.limit).map(this.toRun);
     const last = items.at(-1);
     return rows.length > query.limit && last !== undefined ? { items, nextCursor: encodeCursor([last.createdAt, last.id]) } : { items };
+  }
+
+  countActiveRuns(ws: string, atMost: number): number {
+    return (this.#s.countActive!.get(ws, atMost) as { n: number }).n;
   }
 
   createApiKey(key: ApiKeyRecord): void {

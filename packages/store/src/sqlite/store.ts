@@ -323,6 +323,10 @@ export class SqliteStore extends SqliteAccessStore implements Store, CatalogStor
     return this.#serial(() => this.#c.listRuns(workspaceId, query));
   }
 
+  countActiveRuns(workspaceId: string, atMost: number): Promise<number> {
+    return this.#serial(() => this.#c.countActiveRuns(workspaceId, atMost));
+  }
+
   createApiKey(key: ApiKeyRecord): Promise<void> {
     return this.#write(() => this.#c.createApiKey(key));
   }
