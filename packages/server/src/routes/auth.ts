@@ -15,7 +15,8 @@ import { HttpProblem } from '../problems.js';
 import { accessProblems, audit, publicSecurity, roleSchema, tokenPairSchema, userCaller, userSchema } from './access-common.js';
 
 const tags = ['auth'];
-const refreshBody = z.object({ refreshToken: z.string().min(1).max(200) });
+// Generous: an access token sent here by mistake gets the same 401 as any other wrong token.
+const refreshBody = z.object({ refreshToken: z.string().min(1).max(4096) });
 
 export function authRoutes(app: FastifyInstance, ctx: ServerContext, sessions: Sessions | undefined): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
