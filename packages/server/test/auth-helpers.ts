@@ -4,7 +4,7 @@ import { expect } from 'vitest';
 import { toSecretKey, type SecretKey } from '@flowpilot/vault';
 import type { ServerOptions } from '@flowpilot/server';
 import { startTestServer, type Backend, type TestServer } from './harness.js';
-import { expectJson, tag, type Json } from './helpers.js';
+import { expectJson, expectProblem, tag, type Json } from './helpers.js';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -69,4 +69,11 @@ export async function createSimpleWorkflow(t: TestServer, bearer: string, worksp
 export function decodeJwt(token: string): { header: Json; payload: Json } {
   const [header, payload] = token.split('.');
   return { header: JSON.parse(Buffer.from(header!, 'base64url').toString()) as Json, payload: JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Json };
+}
+
+/** Asserts a 403 FORBIDDEN problem that names the level needed. */
+export async function expectForbidden(response: Response, level: string): Promise<void> {
+  const body = (await expectProblem(response, 403, 'FORBIDDEN')) as { requiredLevel?: unknown; detail?: string };
+  expect(body.requiredLevel).toBe(level);
+  expect(body.detail).toContain(`"${level}"`);
 }

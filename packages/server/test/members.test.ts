@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { describeBackends, postgresUnavailable, type Backend, type TestServer } from './harness.js';
-import { addMember, as, createKey, createSimpleWorkflow, createWorkspace, login, PASSWORD, setupOwner, startAuthServer, type Tokens } from './auth-helpers.js';
+import { addMember, as, createKey, expectForbidden, createSimpleWorkflow, createWorkspace, login, PASSWORD, setupOwner, startAuthServer, type Tokens } from './auth-helpers.js';
 import { expectJson, expectProblem, tag } from './helpers.js';
 
 interface Member {
@@ -126,12 +126,12 @@ describeBackends('workspaces and members', await postgresUnavailable(), (backend
         await expectJson(await as(t, token, `/api/v1/workflows/${workflowId}`, { workspace: workspaceId }), 200);
         const run = await as(t, token, `/api/v1/workflows/${workflowId}/runs`, { method: 'POST', json: {}, workspace: workspaceId });
         if (canRun) await expectJson(run, 201);
-        else expect((await expectProblem(run, 403, 'FORBIDDEN')).requiredLevel).toBe('run');
+        else await expectForbidden(run, 'run');
         const create = await as(t, token, '/api/v1/workflows', { method: 'POST', json: { name: 'x', nodes: [{ id: 'start', type: 'manual' }], edges: [] }, workspace: workspaceId });
         if (canEdit) await expectJson(create, 201);
-        else expect((await expectProblem(create, 403, 'FORBIDDEN')).requiredLevel).toBe('write');
+        else await expectForbidden(create, 'write');
         const invite = await as(t, token, `/api/v1/workspaces/${workspaceId}/invitations`, { method: 'POST', json: { email: `x-${tag()}@example.com`, role: 'viewer' } });
-        expect((await expectProblem(invite, 403, 'FORBIDDEN')).requiredLevel).toBe('admin');
+        await expectForbidden(invite, 'admin');
         await expectProblem(await as(t, token, `/api/v1/workspaces/${workspaceId}/members/${owner.userId}`, { method: 'PATCH', json: { role: 'viewer' } }), 403, 'FORBIDDEN');
         // Everyone may read the member list.
         expect(await members(token, workspaceId)).toHaveLength(4);
