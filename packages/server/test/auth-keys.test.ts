@@ -2,7 +2,7 @@
  * API keys over real HTTP on SQLite and PostgreSQL: scopes against route levels, keys bounded by
  * their user's role, who sees and revokes which keys, last-used time, and no hashes in answers.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, test } from 'vitest';
 import { hashApiKey } from '@flowpilot/server';
 import { describeBackends, postgresUnavailable, type Backend, type TestServer } from './harness.js';
 import { addMember, as, createKey, createSimpleWorkflow, createWorkspace, expectForbidden, setupOwner, startAuthServer } from './auth-helpers.js';
