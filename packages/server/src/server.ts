@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { NodeRegistry } from '@flowpilot/engine';
 import { systemClock, type Clock } from '@flowpilot/runtime';
 import type { SecretKey } from '@flowpilot/vault';
-import { DurableEngine, storeWorkflowLoader, Worker } from '@flowpilot/worker';
+import { DurableEngine, storeCredentials, storeWorkflowLoader, Worker } from '@flowpilot/worker';
 import { createApp, type AppOptions } from './app.js';
 import { bootstrapApiKey } from './auth.js';
 import { authGuard } from './auth/guard.js';
@@ -17,6 +17,7 @@ import type { ServerContext } from './context.js';
 import { EventHub } from './event-hub.js';
 import { Metrics } from './metrics.js';
 import { authRoutes } from './routes/auth.js';
+import { credentialRoutes } from './routes/credentials.js';
 import { eventRoutes, type StreamRegistry } from './routes/events.js';
 import { hookRoutes, type HookOptions } from './routes/hooks.js';
 import { invitationRoutes } from './routes/invitations.js';
@@ -86,6 +87,7 @@ export async function createServer(options: ServerOptions): Promise<FlowPilotSer
     workspaceRoutes(api, context);
     invitationRoutes(api, context);
     keyRoutes(api, context);
+    credentialRoutes(api, context);
     workflowRoutes(api, context);
     runRoutes(api, context);
     eventRoutes(api, context, streams);
@@ -102,6 +104,7 @@ export async function createServer(options: ServerOptions): Promise<FlowPilotSer
       clock,
       concurrency: options.workerConcurrency ?? 16,
       loadWorkflow: storeWorkflowLoader(store),
+      credentials: storeCredentials(store, options.secretKey),
       onAttempt: (info) => metrics.stepDuration.observe({ node_type: info.nodeType, outcome: info.outcome }, info.durationMs / 1000),
     });
     worker.start();

@@ -19,16 +19,16 @@ export function maskCredentialData(type: CredentialType | undefined, data: Reado
 
 /**
  * The data of an update: `incoming` as sent, except that a secret field that is omitted or still
- * the mask keeps its stored value, and a secret field sent as `null` is removed (clears an
- * optional secret). Non-secret fields are taken from `incoming` only (an omitted one is cleared),
- * like a form submitted as a whole.
+ * the mask keeps its stored value. A field sent as `null` is removed (clears an optional one).
+ * Non-secret fields are taken from `incoming` only (an omitted one is cleared), like a form
+ * submitted as a whole.
  */
 export function mergeCredentialData(type: CredentialType, stored: Readonly<Record<string, unknown>>, incoming: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const merged: Record<string, unknown> = { ...incoming };
+  const merged: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(incoming)) if (value !== null) merged[field] = value;
   for (const field of type.secretFields) {
     const value = incoming[field];
-    if (value === null) delete merged[field];
-    else if (value === undefined || value === SECRET_MASK) {
+    if (value === undefined || value === SECRET_MASK) {
       if (stored[field] === undefined) delete merged[field];
       else merged[field] = stored[field];
     }

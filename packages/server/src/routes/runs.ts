@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { RunRecord } from '@flowpilot/store';
 import { callerOf } from '../auth.js';
 import type { ServerContext } from '../context.js';
+import { assertCredentialReferences } from '../credential-references.js';
 import { presentRun } from '../present.js';
 import { HttpProblem } from '../problems.js';
 import { idParams, listRunsQuery, problemResponses, runSchema, startRunBody, startRunQuery } from '../schemas.js';
@@ -45,6 +46,8 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
       if (body.version !== undefined && body.version > workflow.latestVersion) {
         throw new HttpProblem(404, 'VERSION_NOT_FOUND', `workflow "${workflow.id}" has no version ${body.version}`);
       }
+      // A credential deleted (or replaced) since the version was saved: refuse now, not halfway through the run.
+      await assertCredentialReferences(ctx, workspaceId, (await engine.plans.get(workspaceId, workflow.id, body.version ?? workflow.latestVersion)).workflow);
       const run = await engine.startRun({ workspaceId, workflowId: workflow.id, version: body.version, input: body.input ?? {}, priority: body.priority });
       ctx.metrics.runsStarted.inc({ trigger: 'api' });
       if (request.query.wait !== 'true') return reply.code(201).send(await full(run));

@@ -6,6 +6,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { callerOf } from '../auth.js';
 import type { ServerContext } from '../context.js';
+import { assertCredentialReferences, credentialIssues } from '../credential-references.js';
 import { presentVersion, presentWorkflow } from '../present.js';
 import { HttpProblem } from '../problems.js';
 import { definitionSchema, idParams, pageQuery, problemResponses, validationReportSchema, versionParams, versionSchema, workflowSchema } from '../schemas.js';
@@ -31,6 +32,7 @@ export function workflowRoutes(app: FastifyInstance, ctx: ServerContext): void {
       if ((await store.getWorkflow(workspaceId, id)) !== undefined) throw new HttpProblem(409, 'WORKFLOW_EXISTS', `workflow "${id}" already exists: PUT a new version`);
       // A deleted workflow's versions stay for the runs pinned to them, so its id is not free again.
       if ((await store.listWorkflowVersions(workspaceId, id)).length > 0) throw new HttpProblem(409, 'WORKFLOW_EXISTS', `workflow id "${id}" belonged to a deleted workflow; choose another`);
+      await assertCredentialReferences(ctx, workspaceId, request.body);
       const version = await engine.saveWorkflow(id, request.body, workspaceId, { createOnly: true });
       return reply.code(201).send(presentWorkflow((await store.getWorkflow(workspaceId, id))!, version));
     },
@@ -49,9 +51,10 @@ export function workflowRoutes(app: FastifyInstance, ctx: ServerContext): void {
     // Validating changes nothing: viewers may check a workflow too.
     config: { level: 'read' },
     schema: { tags, summary: 'Validate a workflow without saving it', body: z.unknown(), response: { 200: validationReportSchema, ...problemResponses } },
-    handler: (request) => {
+    handler: async (request) => {
       const { valid, errors, warnings } = validateWorkflow(request.body, ctx.registry);
-      return { valid, errors, warnings };
+      const credentials = await credentialIssues(ctx, callerOf(request).workspaceId, request.body);
+      return { valid: valid && credentials.length === 0, errors: [...errors, ...credentials], warnings };
     },
   });
 
@@ -69,6 +72,7 @@ export function workflowRoutes(app: FastifyInstance, ctx: ServerContext): void {
     handler: async (request) => {
       const { workspaceId } = callerOf(request);
       const before = await load(workspaceId, request.params.id);
+      await assertCredentialReferences(ctx, workspaceId, request.body);
       const version = await engine.saveWorkflow(before.id, request.body, workspaceId);
       const workflow = (await store.getWorkflow(workspaceId, before.id))!;
       // An active workflow's triggers follow its latest version.
