@@ -1,5 +1,7 @@
 /** Fires schedule triggers: every interval, due ticks are taken (exactly once across processes) and started. */
+import type { FastifyBaseLogger } from 'fastify';
 import type { Clock } from '@flowpilot/runtime';
+import { auditAs } from './audit.js';
 import type { ServerContext } from './context.js';
 import { planTick } from './schedule-math.js';
 
@@ -11,6 +13,8 @@ export class Scheduler {
     private readonly ctx: ServerContext,
     private readonly clock: Clock,
     private readonly intervalMs: number,
+    /** Where failures to record an audit entry are logged. */
+    private readonly log: FastifyBaseLogger,
   ) {}
 
   start(): void {
@@ -31,7 +35,11 @@ export class Scheduler {
       const now = this.clock.now();
       const started = await this.ctx.engine.fireDueSchedules(now, (schedule) => planTick({ cron: schedule.cron, timezone: schedule.timezone, catchUp: schedule.catchUp }, schedule.nextFireAt ?? now, now));
       if (started.length > 0) this.ctx.metrics.runsStarted.inc({ trigger: 'schedule' }, started.length);
-      return started;
+      for (const { runId, schedule } of started) {
+        const actor = { workspaceId: schedule.workspaceId, actorType: 'system' as const, actorId: `schedule:${schedule.workflowId}/${schedule.nodeId}` };
+        await auditAs(this.log, this.ctx, actor, { action: 'run.start', resourceType: 'run', resourceId: runId, details: { workflowId: schedule.workflowId, trigger: 'schedule' } });
+      }
+      return started.map(({ runId }) => runId);
     } catch {
       return [];
     } finally {

@@ -15,13 +15,17 @@ import { DEFAULT_REFRESH_TOKEN_TTL_MS, Sessions } from './auth/sessions.js';
 import { AccessTokens, DEFAULT_ACCESS_TOKEN_TTL_SECONDS } from './auth/tokens.js';
 import type { ServerContext } from './context.js';
 import { EventHub } from './event-hub.js';
+import { bindLimits, limitDefaults, WorkspaceLimitsService, type LimitOptions } from './limits.js';
+import { apiRateLimit } from './limits-rate.js';
 import { Metrics } from './metrics.js';
+import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { eventRoutes, type StreamRegistry } from './routes/events.js';
 import { hookRoutes, type HookOptions } from './routes/hooks.js';
 import { invitationRoutes } from './routes/invitations.js';
 import { keyRoutes } from './routes/keys.js';
+import { limitRoutes } from './routes/limits.js';
 import { runRoutes } from './routes/runs.js';
 import { systemRoutes } from './routes/system.js';
 import { workflowRoutes } from './routes/workflows.js';
@@ -29,7 +33,7 @@ import { workspaceRoutes } from './routes/workspaces.js';
 import { Scheduler } from './scheduler.js';
 import type { ServerStore } from './server-store.js';
 
-export interface ServerOptions extends AppOptions, HookOptions {
+export interface ServerOptions extends AppOptions, HookOptions, LimitOptions {
   store: ServerStore;
   registry: NodeRegistry;
   /** Run steps in this process too (default true); `false` for API-only processes. */
@@ -63,16 +67,20 @@ export async function createServer(options: ServerOptions): Promise<FlowPilotSer
   const clock = options.clock ?? systemClock;
   let worker: Worker | undefined;
   const metrics = new Metrics({ queueDepth: () => store.queueDepth(clock.now()), activeWorkers: () => (worker === undefined ? 0 : 1) });
+  const limits = new WorkspaceLimitsService(store, limitDefaults(options.limits));
   const engine = new DurableEngine({
     store,
     registry,
     clock,
+    // The engine caches them itself (a second): read the store, not this cache, when it asks.
+    runLimits: (workspaceId) => limits.effective(workspaceId, 0),
     onCommitted: (notices) => {
       for (const notice of notices) if (notice.finished) metrics.runsFinished.inc({ status: notice.status });
     },
   });
   const hub = new EventHub(store);
   const context: ServerContext = { store, engine, registry, hub, metrics, now: () => clock.now(), secretKey: options.secretKey };
+  bindLimits(context, limits);
   await bootstrapApiKey(store, options.apiKey);
   const accessTokens = options.secretKey === undefined ? undefined : new AccessTokens(options.secretKey, options.accessTokenTtlSeconds ?? DEFAULT_ACCESS_TOKEN_TTL_SECONDS, context.now);
   const sessions = accessTokens === undefined ? undefined : new Sessions(store, accessTokens, options.refreshTokenTtlMs ?? DEFAULT_REFRESH_TOKEN_TTL_MS, context.now);
@@ -83,6 +91,7 @@ export async function createServer(options: ServerOptions): Promise<FlowPilotSer
   systemRoutes(app, context);
   await app.register(async (api) => {
     api.addHook('onRequest', authGuard(context, accessTokens));
+    await apiRateLimit(api, context);
     authRoutes(api, context, sessions);
     workspaceRoutes(api, context);
     invitationRoutes(api, context);
@@ -91,12 +100,14 @@ export async function createServer(options: ServerOptions): Promise<FlowPilotSer
     workflowRoutes(api, context);
     runRoutes(api, context);
     eventRoutes(api, context, streams);
+    auditRoutes(api, context);
+    limitRoutes(api, context);
   }, { prefix: '/api/v1' });
   await app.register(async (hooks) => hookRoutes(hooks, context, options));
   await app.ready();
 
   hub.start();
-  const scheduler = new Scheduler(context, clock, options.schedulerIntervalMs ?? 1000);
+  const scheduler = new Scheduler(context, clock, options.schedulerIntervalMs ?? 1000, app.log);
   scheduler.start();
   if (options.embeddedWorker !== false) {
     worker = new Worker({

@@ -10,6 +10,7 @@ import { DEFAULT_WORKSPACE_ID, type DueTimer, type RunRecord, type ScheduleRecor
 import { PlanCache } from './plans.js';
 import { RunStateCache } from './state-cache.js';
 import { WorkflowLimits } from './limits.js';
+import { RunLimitsCache, StepBudgets, type RunLimitsSource } from './run-limits.js';
 import { RunTransitions, type LeaseAllocator, type LeasedStep, type TransitionNotice } from './transitions.js';
 
 export interface DurableEngineOptions {
@@ -20,6 +21,8 @@ export interface DurableEngineOptions {
   stateCacheSize?: number;
   /** Called after each commit with what its transitions changed (live events, metrics). */
   onCommitted?: (notices: readonly TransitionNotice[]) => void;
+  /** The workspace limits runs are held to (max duration, max steps); none without it. */
+  runLimits?: RunLimitsSource;
 }
 
 export interface StartRunOptions {
@@ -51,16 +54,20 @@ export class DurableEngine {
   readonly #clock: Clock;
   readonly #onCommitted: DurableEngineOptions['onCommitted'];
   readonly #limits: WorkflowLimits;
+  /** Workspace limits (cached a second): transitions apply the duration, workers the steps. */
+  readonly runLimits: RunLimitsCache;
+  readonly stepBudgets = new StepBudgets();
 
   constructor(options: DurableEngineOptions) {
     this.#onCommitted = options.onCommitted;
     this.#limits = new WorkflowLimits(options.store);
+    this.runLimits = new RunLimitsCache(options.runLimits);
     this.store = options.store;
     this.registry = options.registry;
     this.#clock = options.clock ?? systemClock;
     this.plans = new PlanCache(options.store, options.registry);
     this.states = new RunStateCache(options.stateCacheSize);
-    this.#transitions = new RunTransitions(this.plans, this.states);
+    this.#transitions = new RunTransitions(this.plans, this.states, this.runLimits);
   }
 
   /** Validates and saves a definition as the workflow's next version (unchanged → same version). */
@@ -80,6 +87,7 @@ export class DurableEngine {
     if (version === undefined) throw new FlowPilotError('WORKFLOW_NOT_FOUND', `workflow "${options.workflowId}" not found`, { retryable: false });
     await this.plans.get(workspaceId, options.workflowId, version); // fails early on a missing version
     await this.#limits.load(workspaceId, options.workflowId);
+    await this.runLimits.load(workspaceId);
     const runId = options.runId ?? randomUUID();
     await this.#transaction((tx, notices) => this.#createRun(tx, notices, { ...options, workspaceId, version, runId }, this.#clock.now()));
     return (await this.store.getRun(workspaceId, runId))!;
@@ -88,21 +96,23 @@ export class DurableEngine {
   /**
    * Fires the schedules due at `now`, each in the transaction that moves it to its next tick, so
    * with any number of processes each tick starts exactly one run. `decide` applies catch-up.
+   * Returns the runs started, each with the schedule that started it.
    */
-  async fireDueSchedules(now: number, decide: (schedule: ScheduleRecord) => { fire: boolean; next: number | undefined }, limit = 50): Promise<string[]> {
+  async fireDueSchedules(now: number, decide: (schedule: ScheduleRecord) => { fire: boolean; next: number | undefined }, limit = 50): Promise<Array<{ runId: string; schedule: ScheduleRecord }>> {
     return this.#transaction(async (tx, notices) => {
       const schedules = tx as StoreTransaction & ScheduleTransaction;
-      const started: string[] = [];
+      const started: Array<{ runId: string; schedule: ScheduleRecord }> = [];
       for (const schedule of await schedules.takeDueSchedules(now, limit)) {
         const { fire, next } = decide(schedule);
         await schedules.setScheduleNext(schedule, next ?? null, now);
         if (!fire) continue;
         const workflow = await this.store.getWorkflow(schedule.workspaceId, schedule.workflowId);
         if (workflow === undefined) continue;
+        await this.runLimits.load(schedule.workspaceId);
         const runId = randomUUID();
         const input = { scheduledFor: new Date(schedule.nextFireAt ?? now).toISOString(), firedAt: new Date(now).toISOString() };
         await this.#createRun(tx, notices, { workspaceId: schedule.workspaceId, workflowId: schedule.workflowId, version: workflow.latestVersion, runId, input }, now);
-        started.push(runId);
+        started.push({ runId, schedule });
       }
       return started;
     });
@@ -134,6 +144,7 @@ export class DurableEngine {
     // Plans are loaded before the transaction: no reads of the store while it holds run locks.
     await Promise.all(attempts.map(({ step }) => this.plans.get(step.workspaceId, step.workflowId, step.version)));
     await Promise.all(attempts.map(({ step }) => this.#limits.load(step.workspaceId, step.workflowId)));
+    await Promise.all([...new Set(attempts.map(({ step }) => step.workspaceId))].map((workspaceId) => this.runLimits.load(workspaceId)));
     const now = this.#clock.now();
     return this.#transaction(async (tx, notices) => {
       const leased: LeasedStep[] = [];
@@ -229,6 +240,7 @@ export class DurableEngine {
         if (run === undefined) return;
         await this.plans.get(workspaceId, run.workflowId, run.version).catch(() => undefined);
         await this.#limits.load(workspaceId, run.workflowId);
+        await this.runLimits.load(workspaceId);
       }),
     );
   }

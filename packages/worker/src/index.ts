@@ -10,3 +10,4 @@ export { RunStateCache } from './state-cache.js';
 export type { LeaseAllocator, LeasedStep, TransitionNotice } from './transitions.js';
 export { summarizeStoredRun, storeWorkflowLoader } from './results.js';
 export { EffectTracker, type AnnotatedEvent, type EventEffects } from './effects.js';
+export { RunLimitsCache, type RunLimits, type RunLimitsSource } from './run-limits.js';

@@ -4,10 +4,11 @@
  * Every state transition of a run is exactly one call here, committed in one transaction together
  * with the steps it makes ready.
  */
-import { applyEvent, FINISHED_RUN_STATUSES, type RunEvent, type RunState, type StepState } from '@flowpilot/engine';
+import { applyEvent, FINISHED_RUN_STATUSES, RUN_TIMEOUT_TIMER, type RunEvent, type RunState, type StepState } from '@flowpilot/engine';
 import type { Lease, QueueWrite, RunRecord, RunWrite, StepWrite, StoreTransaction } from '@flowpilot/store';
 import { EffectTracker, type AnnotatedEvent } from './effects.js';
 import type { PlanCache } from './plans.js';
+import { durationLimitedPlan, runDurationError, type RunLimitsCache } from './run-limits.js';
 import type { RunStateCache } from './state-cache.js';
 
 /** Leases a new ready step to the committing worker at once (eager dispatch), or declines. */
@@ -62,11 +63,15 @@ export class RunTransitions {
   constructor(
     private readonly plans: PlanCache,
     private readonly states: RunStateCache,
+    private readonly limits?: RunLimitsCache,
   ) {}
 
   /** Applies `events` to the locked `run` and writes the outcome. `run.lastSeq` is advanced. */
   async apply(tx: StoreTransaction, run: RunRecord, events: readonly RunEvent[], options: TransitionOptions): Promise<TransitionResult> {
-    const plan = await this.plans.get(run.workspaceId, run.workflowId, run.version);
+    const planned = await this.plans.get(run.workspaceId, run.workflowId, run.version);
+    // The run timeout is the smaller of the workflow's and the workspace's maximum duration.
+    const limits = this.limits?.cached(run.workspaceId) ?? {};
+    const { plan, limited } = durationLimitedPlan(planned, limits);
     const state = await this.states.load(tx, run, plan);
     const statusBefore = state.status;
     const dequeue = [...(options.dequeue ?? [])];
@@ -102,6 +107,12 @@ export class RunTransitions {
           case 'completeRun':
             break;
         }
+      }
+    }
+    if (state.error?.code === 'RUN_TIMEOUT' && state.status !== statusBefore && (limited || planned.workflow.settings.timeoutMs === undefined)) {
+      // The timeout that fired was the workspace's limit, not the workflow's own: say so.
+      if (events.some((event) => event.type === 'timer.fired' && event.timerId === RUN_TIMEOUT_TIMER)) {
+        state.error = runDurationError(plan.workflow.settings.timeoutMs ?? limits.maxRunDurationMs ?? 0);
       }
     }
     const leasedNodes = new Set(leased.map((item) => item.nodeId));

@@ -10,6 +10,7 @@ import { createChildRunner, LazyAbort, MemoryRun, runAttempt, systemClock, type 
 import type { ClaimedStep, Lease } from '@flowpilot/store';
 import type { WorkspaceCredentialProvider } from './credentials.js';
 import type { CompletedAttempt, DurableEngine } from './engine.js';
+import { stepLimitError } from './run-limits.js';
 import { loadScopeSource } from './scope.js';
 import type { LeaseAllocator, LeasedStep } from './transitions.js';
 
@@ -231,10 +232,11 @@ export class Worker {
       const node = plan.byId.get(step.nodeId);
       if (node === undefined) throw new FlowPilotError('UNKNOWN_NODE', `node "${step.nodeId}" is not in workflow ${step.workflowId} v${step.version}`, { retryable: false });
       entry.nodeType = node.nodeType.type;
+      const onEvent = await this.#stepLimit(entry, plan.nodes.length);
       const source = await loadScopeSource(engine.store, engine.states, this.#inputs, step, plan, node);
       const provider = this.#options.credentials;
       const credentials = provider === undefined ? undefined : (credentialId: string) => provider(step.workspaceId, credentialId);
-      const childOptions = { registry: engine.registry, clock: this.#clock, loadWorkflow: this.#options.loadWorkflow, onLog: this.#options.onLog, credentials };
+      const childOptions = { registry: engine.registry, clock: this.#clock, loadWorkflow: this.#options.loadWorkflow, onLog: this.#options.onLog, credentials, onEvent };
       return await runAttempt({
         plan,
         node,
@@ -261,6 +263,26 @@ export class Worker {
     } catch (error) {
       return { ok: false, error: toErrorInfo(error) };
     }
+  }
+
+  /**
+   * The workspace's step limit for this attempt: throws when the workflow alone is over it, else
+   * returns the observer that counts the steps its children start (forEach/loop bodies,
+   * sub-workflows, nested) and aborts the attempt with LIMIT_STEPS_PER_RUN past the run's budget.
+   */
+  async #stepLimit(entry: InFlight, nodes: number): Promise<((event: RunEvent) => void) | undefined> {
+    const { workspaceId, runId } = entry.step;
+    await this.#engine.runLimits.load(workspaceId);
+    const max = this.#engine.runLimits.cached(workspaceId).maxStepsPerRun;
+    if (max === undefined) return undefined;
+    if (nodes > max) throw stepLimitError(max, `the workflow has ${nodes} nodes`);
+    const budgets = this.#engine.stepBudgets;
+    return (event) => {
+      if (event.type !== 'step.started' || entry.abort.aborted) return;
+      const used = budgets.take(runId);
+      // Not from inside the child run's own event dispatch: abort once it has returned.
+      if (nodes + used > max) queueMicrotask(() => entry.abort.abort(stepLimitError(max, `the run started ${nodes + used} steps`)));
+    };
   }
 
   /** Starts the committer unless it runs; it restarts itself for outcomes that arrive as it ends. */

@@ -6,7 +6,9 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebhookRoute } from '@flowpilot/store';
+import { auditAs } from '../audit.js';
 import type { ServerContext } from '../context.js';
+import { checkRunStart } from '../limits.js';
 import { problem, sendProblem } from '../problems.js';
 import { SIGNATURE_HEADER, verifySignature } from '../signature.js';
 
@@ -43,8 +45,17 @@ export async function hookRoutes(app: FastifyInstance, ctx: ServerContext, optio
       }
       const body = parseBody(request, raw);
       if (body instanceof Error) return sendProblem(reply, problem(400, 'INVALID_JSON', `request body is not valid JSON: ${body.message}`));
-      const run = await ctx.engine.startRun({ workspaceId: route.workspaceId, workflowId: route.workflowId, input: { body, query: request.query ?? {}, headers: inputHeaders(request) } });
+      const input = { body, query: request.query ?? {}, headers: inputHeaders(request) };
+      // The version is looked up here (not in startRun) so the workspace's limits can see its plan.
+      const version = (await ctx.store.getWorkflow(route.workspaceId, route.workflowId))?.latestVersion;
+      if (version !== undefined) {
+        const plan = await ctx.engine.plans.get(route.workspaceId, route.workflowId, version);
+        await checkRunStart(ctx, { workspaceId: route.workspaceId, input, nodes: plan.nodes.length });
+      }
+      const run = await ctx.engine.startRun({ workspaceId: route.workspaceId, workflowId: route.workflowId, version, input });
       ctx.metrics.runsStarted.inc({ trigger: 'webhook' });
+      const actor = { workspaceId: route.workspaceId, actorType: 'system' as const, actorId: `webhook:${route.path}` };
+      await auditAs(request.log, ctx, actor, { action: 'run.start', resourceType: 'run', resourceId: run.id, details: { workflowId: route.workflowId, version: run.version, trigger: 'webhook' } });
       if (route.mode === 'async') return reply.code(202).send({ runId: run.id });
       return answerSync(ctx, route, run.id, reply);
     },

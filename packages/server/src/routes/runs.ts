@@ -3,12 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RunRecord } from '@flowpilot/store';
+import { auditRequest } from '../audit.js';
 import { callerOf } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { assertCredentialReferences } from '../credential-references.js';
+import { checkConcurrentRuns, checkRunStart } from '../limits.js';
 import { presentRun } from '../present.js';
 import { HttpProblem } from '../problems.js';
-import { idParams, listRunsQuery, problemResponses, runSchema, startRunBody, startRunQuery } from '../schemas.js';
+import { idParams, listRunsQuery, problemResponses, problemSchema, runSchema, startRunBody, startRunQuery } from '../schemas.js';
 
 const tags = ['runs'];
 
@@ -36,7 +38,7 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
       params: idParams,
       querystring: startRunQuery,
       body: startRunBody,
-      response: { 200: runSchema, 201: runSchema, 202: runSchema, ...problemResponses },
+      response: { 200: runSchema, 201: runSchema, 202: runSchema, ...problemResponses, 429: problemSchema },
     },
     handler: async (request, reply) => {
       const { workspaceId } = callerOf(request);
@@ -48,8 +50,12 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
       }
       // A credential deleted (or replaced) since the version was saved: refuse now, not halfway through the run.
       await assertCredentialReferences(ctx, workspaceId, (await engine.plans.get(workspaceId, workflow.id, body.version ?? workflow.latestVersion)).workflow);
+      const plan = await engine.plans.get(workspaceId, workflow.id, body.version ?? workflow.latestVersion);
+      await checkRunStart(ctx, { workspaceId, input: body.input, nodes: plan.nodes.length });
       const run = await engine.startRun({ workspaceId, workflowId: workflow.id, version: body.version, input: body.input ?? {}, priority: body.priority });
       ctx.metrics.runsStarted.inc({ trigger: 'api' });
+      // Ids and the version only: the input may hold secrets.
+      await auditRequest(request, ctx, { action: 'run.start', resourceType: 'run', resourceId: run.id, details: { workflowId: workflow.id, version: run.version, trigger: 'api' } });
       if (request.query.wait !== 'true') return reply.code(201).send(await full(run));
       const finished = await ctx.hub.waitForFinish(workspaceId, run.id, request.query.timeoutMs);
       if (finished === undefined) return reply.code(202).send(await full((await store.getRun(workspaceId, run.id))!));
@@ -103,11 +109,15 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
   for (const [action, apply] of Object.entries(control)) {
     api.post(`/runs/:id/${action}`, {
       config: { level: 'run' },
-      schema: { tags, summary: `${action[0]!.toUpperCase()}${action.slice(1)} a run`, params: idParams, response: { 200: runSchema, ...problemResponses } },
+      schema: { tags, summary: `${action[0]!.toUpperCase()}${action.slice(1)} a run`, params: idParams, response: { 200: runSchema, ...problemResponses, 429: problemSchema } },
       handler: async (request) => {
         const { workspaceId } = callerOf(request);
-        await load(workspaceId, request.params.id);
-        return full(await apply(workspaceId, request.params.id));
+        const run = await load(workspaceId, request.params.id);
+        // A retried run is unfinished again: it counts against the workspace's concurrency limit.
+        if (action === 'retry' && (run.status === 'failed' || run.status === 'cancelled')) await checkConcurrentRuns(ctx, workspaceId);
+        const result = await full(await apply(workspaceId, request.params.id));
+        await auditRequest(request, ctx, { action: `run.${action}`, resourceType: 'run', resourceId: run.id, details: { workflowId: run.workflowId } });
+        return result;
       },
     });
   }

@@ -4,6 +4,7 @@ import { diffWorkflows, planWorkflow, validateWorkflow } from '@flowpilot/engine
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { auditRequest } from '../audit.js';
 import { callerOf } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { assertCredentialReferences, credentialIssues } from '../credential-references.js';
@@ -34,6 +35,7 @@ export function workflowRoutes(app: FastifyInstance, ctx: ServerContext): void {
       if ((await store.listWorkflowVersions(workspaceId, id)).length > 0) throw new HttpProblem(409, 'WORKFLOW_EXISTS', `workflow id "${id}" belonged to a deleted workflow; choose another`);
       await assertCredentialReferences(ctx, workspaceId, request.body);
       const version = await engine.saveWorkflow(id, request.body, workspaceId, { createOnly: true });
+      await auditRequest(request, ctx, { action: 'workflow.create', resourceType: 'workflow', resourceId: id, details: { version: version.version } });
       return reply.code(201).send(presentWorkflow((await store.getWorkflow(workspaceId, id))!, version));
     },
   });
@@ -77,6 +79,7 @@ export function workflowRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const workflow = (await store.getWorkflow(workspaceId, before.id))!;
       // An active workflow's triggers follow its latest version.
       if (workflow.active === true) await setTriggers(store, workspaceId, workflow.id, planWorkflow(version.definition, ctx.registry), ctx.now());
+      await auditRequest(request, ctx, { action: 'workflow.update', resourceType: 'workflow', resourceId: workflow.id, details: { version: version.version } });
       return presentWorkflow(workflow, version);
     },
   });
@@ -86,6 +89,7 @@ export function workflowRoutes(app: FastifyInstance, ctx: ServerContext): void {
     handler: async (request, reply) => {
       const { workspaceId } = callerOf(request);
       if (!(await store.deleteWorkflow(workspaceId, request.params.id, ctx.now()))) throw new HttpProblem(404, 'WORKFLOW_NOT_FOUND', `workflow "${request.params.id}" not found`);
+      await auditRequest(request, ctx, { action: 'workflow.delete', resourceType: 'workflow', resourceId: request.params.id });
       return reply.code(204).send(null);
     },
   });
@@ -135,6 +139,7 @@ export function workflowRoutes(app: FastifyInstance, ctx: ServerContext): void {
         const workflow = await load(workspaceId, request.params.id);
         const version = await store.getWorkflowVersion(workspaceId, workflow.id);
         await setTriggers(store, workspaceId, workflow.id, action === 'activate' ? planWorkflow(version!.definition, ctx.registry) : undefined, ctx.now());
+        await auditRequest(request, ctx, { action: `workflow.${action}`, resourceType: 'workflow', resourceId: workflow.id, details: { version: version!.version } });
         return presentWorkflow((await store.getWorkflow(workspaceId, workflow.id))!, version);
       },
     });
