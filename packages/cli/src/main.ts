@@ -4,7 +4,8 @@ import { FlowPilotError } from '@flowpilot/engine';
 import { createBuiltinRegistry } from '@flowpilot/nodes';
 import { runCommand } from './commands/run.js';
 import { migrateCommand, pruneCommand, runControlCommand, workerCommand } from './commands/store-commands.js';
-import { keysCreateCommand, serveCommand } from './commands/serve.js';
+import { serveCommand } from './commands/serve.js';
+import { keysCreateCommand, usersCreateCommand, type KeysCreateOptions, type UsersCreateOptions } from './commands/users.js';
 import { validateCommand } from './commands/validate.js';
 import { ExitCode, processIo, type CliIo } from './io.js';
 
@@ -77,10 +78,25 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .command('keys')
     .description('manage API keys')
     .command('create')
-    .description('create an API key and print it (once)')
+    .description('create an API key of the default workspace and print it (once)')
     .requiredOption('--name <name>', 'what the key is for')
-    .action(async (options: { name: string }) => {
+    .option('--scope <scope>', 'read | run | write | admin', 'admin')
+    .option('--email <email>', 'the user the key belongs to (its scope may not exceed their role)')
+    .action(async (options: KeysCreateOptions) => {
       exitCode = await keysCreateCommand(options, io);
+    });
+
+  program
+    .command('users')
+    .description('manage users')
+    .command('create')
+    .description('create a user and print its id; exit 2 on bad input, 1 when the email is taken')
+    .requiredOption('--email <email>', 'login email')
+    .option('--name <name>', 'display name (default: the part of the email before @)')
+    .option('--password <password>', 'at least 8 characters (or FLOWPILOT_PASSWORD)')
+    .option('--owner', 'make the user an owner of the default workspace')
+    .action(async (options: UsersCreateOptions) => {
+      exitCode = await usersCreateCommand(options, io);
     });
 
   program
