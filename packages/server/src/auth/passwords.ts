@@ -16,7 +16,7 @@ const P = 1;
 const KEY_BYTES = 32;
 const SALT_BYTES = 16;
 
-/** scrypt needs 128·N·r bytes; Node refuses above `maxmem` (32 MiB by default, exactly our need). */
+/** scrypt needs about 128·N·r bytes (32 MiB here): Node's default `maxmem` (32 MiB) is too tight, so allow twice that. */
 function options(logN: number, r: number, p: number): ScryptOptions {
   return { N: 2 ** logN, r, p, maxmem: 2 * 128 * 2 ** logN * r };
 }
