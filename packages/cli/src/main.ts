@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { FlowPilotError } from '@flowpilot/engine';
 import { createBuiltinRegistry } from '@flowpilot/nodes';
 import { runCommand } from './commands/run.js';
+import { secretsRotateCommand } from './commands/secrets.js';
 import { migrateCommand, pruneCommand, runControlCommand, workerCommand } from './commands/store-commands.js';
 import { serveCommand } from './commands/serve.js';
 import { keysCreateCommand, usersCreateCommand, type KeysCreateOptions, type UsersCreateOptions } from './commands/users.js';
@@ -97,6 +98,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--owner', 'make the user an owner of the default workspace')
     .action(async (options: UsersCreateOptions) => {
       exitCode = await usersCreateCommand(options, io);
+    });
+
+  program
+    .command('secrets')
+    .description('manage the secret key that encrypts credentials')
+    .command('rotate')
+    .description('re-encrypt every credential under a new key (embedded: replaces secret.key, keeping secret.key.old; FLOWPILOT_SECRET_KEY: prints the new key once)')
+    .option('--new-key <key>', 'the new key (32 bytes, base64 or hex); default: a random one')
+    .action(async (options: { newKey?: string }) => {
+      exitCode = await secretsRotateCommand(options, io);
     });
 
   program

@@ -13,12 +13,18 @@ import { credentialTypes, CredentialDecryptError, decryptCredential, type Creden
 export type WorkspaceCredentialProvider = (workspaceId: string, credentialId: string) => Promise<ResolvedCredential>;
 
 /**
- * Credentials from the store, decrypted with `key`. Without a key (PostgreSQL without
- * FLOWPILOT_SECRET_KEY) every request fails with `SECRET_KEY_REQUIRED`.
+ * Credentials from the store, decrypted with `key` — or with what `key()` answers when it is
+ * needed (a worker started before the embedded key file existed). Without a key (PostgreSQL
+ * without FLOWPILOT_SECRET_KEY) every request fails with `SECRET_KEY_REQUIRED`.
  */
-export function storeCredentials(store: Pick<CredentialStore, 'getCredential'>, key: SecretKey | undefined, types: CredentialTypeRegistry = credentialTypes): WorkspaceCredentialProvider {
+export function storeCredentials(
+  store: Pick<CredentialStore, 'getCredential'>,
+  secretKey: SecretKey | undefined | (() => SecretKey | undefined),
+  types: CredentialTypeRegistry = credentialTypes,
+): WorkspaceCredentialProvider {
   return async (workspaceId, credentialId) => {
     const details = { credentialId };
+    const key = typeof secretKey === 'function' ? secretKey() : secretKey;
     if (key === undefined) {
       throw new NonRetryableError('SECRET_KEY_REQUIRED', `credential "${credentialId}" cannot be decrypted: this worker has no secret key (set FLOWPILOT_SECRET_KEY)`, { details });
     }

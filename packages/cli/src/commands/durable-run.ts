@@ -6,11 +6,12 @@
 import { resolve } from 'node:path';
 import { FlowPilotError, type Plan, type NodeRegistry } from '@flowpilot/engine';
 import { openStore, type Store } from '@flowpilot/store';
-import { DurableEngine, storeWorkflowLoader, summarizeStoredRun, Worker } from '@flowpilot/worker';
+import { DurableEngine, storeCredentials, storeWorkflowLoader, summarizeStoredRun, Worker } from '@flowpilot/worker';
 import type { RunResult } from '@flowpilot/runtime';
 import { ExitCode, type CliIo } from '../io.js';
 import { formatProgress, formatRunSummary } from '../output.js';
 import { fileWorkflowLoader } from '../workflow-file.js';
+import { loadStepSecretKey } from './secrets.js';
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 
@@ -23,6 +24,7 @@ export async function durableRunCommand(
   registry: NodeRegistry,
   io: CliIo,
 ): Promise<number> {
+  const secretKey = loadStepSecretKey(io);
   const store = await openStore();
   const engine = new DurableEngine({ store, registry });
   const source = resolve(file);
@@ -31,6 +33,7 @@ export async function durableRunCommand(
     concurrency: plan.workflow.settings.concurrency,
     pollMs: 100,
     loadWorkflow: storeWorkflowLoader(store, (ref) => fileWorkflowLoader(ref, source)),
+    credentials: storeCredentials(store, secretKey),
   });
   try {
     const workflowId = options.workflowId ?? slug(plan.workflow.name);

@@ -1,10 +1,11 @@
 /** `flowpilot migrate`, `flowpilot prune` and `flowpilot worker`: commands that work on the store. */
 import { openStore } from '@flowpilot/store';
-import { DurableEngine, storeWorkflowLoader, Worker } from '@flowpilot/worker';
+import { DurableEngine, storeCredentials, storeWorkflowLoader, Worker } from '@flowpilot/worker';
 import type { NodeRegistry } from '@flowpilot/engine';
 import { parseDuration } from '../duration.js';
 import { ExitCode, type CliIo } from '../io.js';
 import { fileWorkflowLoader } from '../workflow-file.js';
+import { loadStepSecretKey } from './secrets.js';
 
 /** `flowpilot migrate`: applies pending migrations and says which. */
 export async function migrateCommand(io: CliIo): Promise<number> {
@@ -41,12 +42,14 @@ export async function workerCommand(options: { concurrency: string; retention?: 
   }
   const retention = options.retention ?? process.env.FLOWPILOT_RETENTION;
   const retentionMs = retention === undefined ? undefined : parseDuration(retention, '--retention');
+  const secretKey = loadStepSecretKey(io);
   const store = await openStore();
   const engine = new DurableEngine({ store, registry });
   const worker = new Worker({
     engine,
     concurrency,
     loadWorkflow: storeWorkflowLoader(store, fileWorkflowLoader),
+    credentials: storeCredentials(store, secretKey),
     onError: (error) => io.stderr.write(`worker: ${error instanceof Error ? error.message : String(error)}\n`),
   });
   worker.start();
