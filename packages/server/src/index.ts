@@ -6,3 +6,4 @@ export { checkNewUser, createUserAccount, normalizeEmail } from './auth/users.js
 export { signBody, verifySignature, SIGNATURE_HEADER } from './signature.js';
 export { nextTick, planTick } from './schedule-math.js';
 export type { ServerStore } from './server-store.js';
+export { BUILTIN_LIMITS, LIMIT_ENV, limitDefaults, WorkspaceLimitsService, type EffectiveLimits, type LimitName, type LimitOptions } from './limits.js';
