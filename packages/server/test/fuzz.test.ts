@@ -5,8 +5,10 @@
  * be application/problem+json with a stable code. Seeded: FUZZ_SEED=<n> replays a run, FUZZ_REQUESTS
  * sets how many requests (default 4000 per backend).
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { signBody } from '@flowpilot/server';
+import { toSecretKey } from '@flowpilot/vault';
 import { API_KEY, describeBackends, postgresUnavailable, startTestServer, type Backend, type TestServer } from './harness.js';
 import { body, pathParam, query, Random, randomString } from './fuzz-gen.js';
 import { createWorkflow, expectJson, runToEnd, testRegistry } from './helpers.js';
@@ -33,7 +35,8 @@ describeBackends('fuzz', await postgresUnavailable(), (backend: Backend) => {
   const known = { workflows: [] as string[], runs: [] as string[], hooks: ['fuzz/async', 'fuzz/sync', 'fuzz/signed'] };
 
   beforeAll(async () => {
-    t = await startTestServer({ registry: testRegistry(), bodyLimit: 64 * 1024 }, backend);
+    // With a secret key, as every embedded deployment has: credential routes answer 503 without one, by design.
+    t = await startTestServer({ registry: testRegistry(), bodyLimit: 64 * 1024, secretKey: toSecretKey(randomBytes(32), 'env') }, backend);
     const target = await createWorkflow(t, { name: 'Fuzz target', nodes: [{ id: 'start', type: 'manual' }, { id: 'echo', type: 'set', data: { values: { got: '{{ start }}' } } }], edges: [{ source: 'start', target: 'echo' }] });
     known.workflows.push(target);
     known.runs.push((await runToEnd(t, target, { hello: 'fuzz' })).id);

@@ -77,5 +77,6 @@ describe('masking', () => {
     // Non-secret fields come from the update only: an omitted optional one is cleared.
     const smtp = { host: 'old', port: 25, secure: false, username: 'u', password: 'pw', from: 'a@b.c' };
     expect(mergeCredentialData(smtpCredential, smtp, { host: 'new', port: 465, secure: true, username: 'u', password: SECRET_MASK })).toEqual({ host: 'new', port: 465, secure: true, username: 'u', password: 'pw' });
+    expect(mergeCredentialData(smtpCredential, smtp, { ...smtp, password: SECRET_MASK, from: null })).toEqual({ host: 'old', port: 25, secure: false, username: 'u', password: 'pw' });
   });
 });

@@ -48,9 +48,9 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
       if (body.version !== undefined && body.version > workflow.latestVersion) {
         throw new HttpProblem(404, 'VERSION_NOT_FOUND', `workflow "${workflow.id}" has no version ${body.version}`);
       }
-      // A credential deleted (or replaced) since the version was saved: refuse now, not halfway through the run.
-      await assertCredentialReferences(ctx, workspaceId, (await engine.plans.get(workspaceId, workflow.id, body.version ?? workflow.latestVersion)).workflow);
       const plan = await engine.plans.get(workspaceId, workflow.id, body.version ?? workflow.latestVersion);
+      // A credential deleted (or replaced) since the version was saved: refuse now, not halfway through the run.
+      await assertCredentialReferences(ctx, workspaceId, plan.workflow);
       await checkRunStart(ctx, { workspaceId, input: body.input, nodes: plan.nodes.length });
       const run = await engine.startRun({ workspaceId, workflowId: workflow.id, version: body.version, input: body.input ?? {}, priority: body.priority });
       ctx.metrics.runsStarted.inc({ trigger: 'api' });
