@@ -39,7 +39,10 @@ export class EventHub {
   /** Resolves with the finished run, or undefined after `timeoutMs`. */
   async waitForFinish(workspaceId: string, runId: string, timeoutMs: number): Promise<RunRecord | undefined> {
     let wake: () => void = () => undefined;
-    const off = this.onRun(runId, () => wake());
+    // Only a commit that finished the run is worth a read; the others carry a non-final status or none.
+    const off = this.onRun(runId, (notice) => {
+      if (notice.status !== undefined && FINISHED_RUN_STATUSES.has(notice.status)) wake();
+    });
     const deadline = Date.now() + timeoutMs;
     try {
       for (;;) {

@@ -10,6 +10,7 @@ import { DEFAULT_WORKSPACE_ID, type DueTimer, type RunRecord, type ScheduleRecor
 import { PlanCache } from './plans.js';
 import { RunStateCache } from './state-cache.js';
 import { WorkflowLimits } from './limits.js';
+import { StartBatcher } from './start-batch.js';
 import { RunTransitions, type LeaseAllocator, type LeasedStep, type TransitionNotice } from './transitions.js';
 
 export interface DurableEngineOptions {
@@ -33,6 +34,16 @@ export interface StartRunOptions {
   runId?: string;
 }
 
+/** A worker in this process that takes the first steps of runs started here, without a claim. */
+export interface LocalWorker {
+  /** Runs `fn` with an allocator of this worker's free slots. */
+  withLeases<T>(fn: (lease: LeaseAllocator) => Promise<T>): Promise<T>;
+  /** Runs steps leased to it (after the commit that leased them). */
+  launch(steps: readonly LeasedStep[]): void;
+}
+
+type PreparedStart = StartRunOptions & { workspaceId: string; version: number; runId: string };
+
 /** A finished attempt to record: which lease ran it and what came out. */
 export interface CompletedAttempt {
   step: Pick<LeasedStep, 'workspaceId' | 'runId' | 'workflowId' | 'version' | 'nodeId' | 'attempt' | 'claimedAt'> & { lease: { token: string } };
@@ -51,6 +62,8 @@ export class DurableEngine {
   readonly #clock: Clock;
   readonly #onCommitted: DurableEngineOptions['onCommitted'];
   readonly #limits: WorkflowLimits;
+  readonly #starts = new StartBatcher<PreparedStart, RunRecord>((batch) => this.#startBatch(batch));
+  #local: LocalWorker | undefined;
 
   constructor(options: DurableEngineOptions) {
     this.#onCommitted = options.onCommitted;
@@ -80,9 +93,40 @@ export class DurableEngine {
     if (version === undefined) throw new FlowPilotError('WORKFLOW_NOT_FOUND', `workflow "${options.workflowId}" not found`, { retryable: false });
     await this.plans.get(workspaceId, options.workflowId, version); // fails early on a missing version
     await this.#limits.load(workspaceId, options.workflowId);
-    const runId = options.runId ?? randomUUID();
-    await this.#transaction((tx, notices) => this.#createRun(tx, notices, { ...options, workspaceId, version, runId }, this.#clock.now()));
-    return (await this.store.getRun(workspaceId, runId))!;
+    return this.#starts.add({ ...options, workspaceId, version, runId: options.runId ?? randomUUID() });
+  }
+
+  /**
+   * Lets `worker` take the ready steps of runs started in this process (the first one attached
+   * wins); returns the detach function.
+   */
+  attachLocalWorker(worker: LocalWorker): () => void {
+    this.#local ??= worker;
+    return () => {
+      if (this.#local === worker) this.#local = undefined;
+    };
+  }
+
+  /** Starts a batch of runs in one transaction, their ready steps leased to the local worker. */
+  async #startBatch(batch: readonly PreparedStart[]): Promise<RunRecord[]> {
+    const start = (lease?: LeaseAllocator) =>
+      this.#transaction(async (tx, notices) => {
+        const now = this.#clock.now();
+        const records: RunRecord[] = [];
+        const leased: LeasedStep[] = [];
+        for (const options of batch) {
+          leased.push(...(await this.#createRun(tx, notices, options, now, lease)));
+          records.push((await tx.lockRuns(options.workspaceId, [options.runId])).get(options.runId)!);
+        }
+        return { records, leased };
+      });
+    const local = this.#local;
+    if (local === undefined) return (await start()).records;
+    return local.withLeases(async (lease) => {
+      const { records, leased } = await start(lease);
+      local.launch(leased);
+      return records;
+    });
   }
 
   /**
@@ -111,9 +155,10 @@ export class DurableEngine {
   async #createRun(
     tx: StoreTransaction,
     notices: TransitionNotice[],
-    options: StartRunOptions & { workspaceId: string; version: number; runId: string },
+    options: PreparedStart,
     now: number,
-  ): Promise<void> {
+    lease?: LeaseAllocator,
+  ): Promise<LeasedStep[]> {
     const { workspaceId, workflowId, version, runId } = options;
     await tx.insertRun({ workspaceId, id: runId, workflowId, version, priority: options.priority ?? 0, input: options.input ?? {}, createdAt: now });
     // Locks are taken run first, workflow second, everywhere: the new run's row is ours alone.
@@ -122,9 +167,9 @@ export class DurableEngine {
     if (limit !== null) {
       const workflow = await tx.lockWorkflow(workspaceId, workflowId);
       const locked = workflow?.maxConcurrentRuns ?? null;
-      if (locked !== null && (await tx.countRunning(workspaceId, workflowId)) >= locked) return;
+      if (locked !== null && (await tx.countRunning(workspaceId, workflowId)) >= locked) return [];
     }
-    await this.#startLocked(tx, workspaceId, runId, now, notices);
+    return this.#startLocked(tx, workspaceId, runId, now, notices, lease);
   }
 
   /** Records finished attempts (one transaction for the batch); returns steps leased to the caller. */

@@ -149,7 +149,7 @@ export async function write(exec: Exec, w: RunWrite, threshold: number, wake: st
   const row = rows[0];
   if (row?.ok !== 1) throw new SequenceConflictError(w.runId, w.expectedSeq);
   if (w.events.length === 0) return { wakes, notice: undefined };
-  const notice = { workspaceId: w.workspaceId, runId: w.runId, workflowId: row.workflow_id as string, seq: w.expectedSeq + w.events.length };
+  const notice: EventsNotice = { workspaceId: w.workspaceId, runId: w.runId, workflowId: row.workflow_id as string, seq: w.expectedSeq + w.events.length, ...(w.run === undefined ? {} : { status: w.run.status }) };
   return { wakes, notice };
 }
 

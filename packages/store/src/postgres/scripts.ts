@@ -106,7 +106,7 @@ export const WRITE = sql(
    --    (8000 bytes: ids thousands of characters long) is not sent rather than failing the write.
    notice AS (
      SELECT json_build_object('source', @source::text, 'workspaceId', @ws, 'runId', @run, 'workflowId', workflow_id,
-       'seq', @expected + @event_count)::text AS payload
+       'seq', @expected + @event_count, 'status', @status::text)::text AS payload
      FROM run_row WHERE @event_count > 0
    ),
    told AS (

@@ -179,7 +179,7 @@ export class SqliteQueries {
     });
     if (w.events.length > 0) {
       const workflowId = w.workflowId ?? ((this.s.getRun.get(ws, runId) as Row | undefined)?.workflow_id as string | undefined) ?? '';
-      this.notifyEvents({ workspaceId: ws, runId, workflowId, seq: w.expectedSeq + w.events.length });
+      this.notifyEvents({ workspaceId: ws, runId, workflowId, seq: w.expectedSeq + w.events.length, ...(w.run === undefined ? {} : { status: w.run.status }) });
     }
     for (const step of w.steps) {
       const placed = placeOutput(step.output, this.payloadThreshold);
