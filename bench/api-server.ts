@@ -32,6 +32,26 @@ const cpuMs = (): number => {
 const sqlite = new SqliteStore({ filename: database });
 for (const pragma of (process.env.BENCH_SQLITE_PRAGMAS ?? '').split(';').map((item) => item.trim()).filter(Boolean)) sqlite.database.pragma(pragma);
 const store = sqlite as unknown as ServerStore;
+// BENCH_COUNT_SQL=1: count statements by their first words (printed on stderr at exit), to see what a run costs.
+const sqlCounts = new Map<string, number>();
+if (process.env.BENCH_COUNT_SQL === '1') {
+  const db = sqlite.database;
+  const count = (sql: string): void => {
+    const key = sql.trim().replace(/\s+/g, ' ').slice(0, 60);
+    sqlCounts.set(key, (sqlCounts.get(key) ?? 0) + 1);
+  };
+  const exec = db.exec.bind(db);
+  db.exec = ((sql: string) => (count(sql), exec(sql))) as typeof db.exec;
+  // Statements are prepared when the store opens: count on their shared prototype.
+  const proto = Object.getPrototypeOf(db.prepare('SELECT 1')) as Record<string, (...args: unknown[]) => unknown>;
+  for (const method of ['run', 'get', 'all'] as const) {
+    const original = proto[method]!;
+    proto[method] = function (this: { source: string }, ...args: unknown[]) {
+      count(this.source);
+      return original.apply(this, args);
+    };
+  }
+}
 const server = await createServer({
   store,
   registry: createBuiltinRegistry(),
@@ -51,5 +71,6 @@ await stopped;
 await server.close();
 await store.close();
 process.stdout.write(`stopped ${JSON.stringify({ cpuMs: cpuMs() })}\n`);
+if (sqlCounts.size > 0) for (const [sql, n] of [...sqlCounts].sort((x, y) => y[1] - x[1])) process.stderr.write(`${String(n).padStart(9)}  ${sql}\n`);
 // process.exit so stdin (still open) cannot keep the process alive; --cpu-prof profiles are written on exit.
 process.exit(0);

@@ -4,7 +4,7 @@
  * any number of processes may, concurrently, on one database.
  */
 import { randomUUID } from 'node:crypto';
-import { FINISHED_RUN_STATUSES, FlowPilotError, planWorkflow, type NodeRegistry, type RunEvent } from '@flowpilot/engine';
+import { FINISHED_RUN_STATUSES, FlowPilotError, planWorkflow, type NodeRegistry, type Plan, type RunEvent } from '@flowpilot/engine';
 import { outcomeEvent, systemClock, type AttemptOutcome, type Clock } from '@flowpilot/runtime';
 import { DEFAULT_WORKSPACE_ID, type DueTimer, type RunRecord, type ScheduleRecord, type ScheduleTransaction, type Store, type StoreTransaction, type WorkflowVersionRecord } from '@flowpilot/store';
 import { PlanCache } from './plans.js';
@@ -115,8 +115,9 @@ export class DurableEngine {
         const records: RunRecord[] = [];
         const leased: LeasedStep[] = [];
         for (const options of batch) {
-          leased.push(...(await this.#createRun(tx, notices, options, now, lease)));
-          records.push((await tx.lockRuns(options.workspaceId, [options.runId])).get(options.runId)!);
+          const created = await this.#createRun(tx, notices, options, now, lease);
+          leased.push(...created.leased);
+          records.push(created.run);
         }
         return { records, leased };
       });
@@ -158,18 +159,23 @@ export class DurableEngine {
     options: PreparedStart,
     now: number,
     lease?: LeaseAllocator,
-  ): Promise<LeasedStep[]> {
+  ): Promise<{ run: RunRecord; leased: LeasedStep[] }> {
     const { workspaceId, workflowId, version, runId } = options;
-    await tx.insertRun({ workspaceId, id: runId, workflowId, version, priority: options.priority ?? 0, input: options.input ?? {}, createdAt: now });
-    // Locks are taken run first, workflow second, everywhere: the new run's row is ours alone.
-    await tx.lockRuns(workspaceId, [runId]);
+    const run: RunRecord = { workspaceId, id: runId, workflowId, version, status: 'pending', priority: options.priority ?? 0, input: options.input ?? {}, createdAt: now, lastSeq: 0 };
+    await tx.insertRun({ workspaceId, id: runId, workflowId, version, priority: run.priority, input: run.input, createdAt: now });
+    // A row this transaction inserted is invisible to others until commit: it is ours alone, no
+    // lock to take (locks go run first, workflow second, everywhere).
     const limit = this.#limits.cached(workspaceId, workflowId);
     if (limit !== null) {
       const workflow = await tx.lockWorkflow(workspaceId, workflowId);
       const locked = workflow?.maxConcurrentRuns ?? null;
-      if (locked !== null && (await tx.countRunning(workspaceId, workflowId)) >= locked) return [];
+      if (locked !== null && (await tx.countRunning(workspaceId, workflowId)) >= locked) return { run, leased: [] };
     }
-    return this.#startLocked(tx, workspaceId, runId, now, notices, lease);
+    const result = await this.#transitions.apply(tx, run, startEvents(await this.plans.get(workspaceId, workflowId, version), run, now), { now, lease, notices });
+    const { state } = result;
+    const started: RunRecord = { ...run, status: state.status, ...(state.startedAt === undefined ? {} : { startedAt: state.startedAt }) };
+    if (state.finishedAt !== undefined) Object.assign(started, { finishedAt: state.finishedAt, output: state.output, error: state.error });
+    return { run: started, leased: result.leased };
   }
 
   /** Records finished attempts (one transaction for the batch); returns steps leased to the caller. */
@@ -187,19 +193,18 @@ export class DurableEngine {
         const { workspaceId, runId } = group[0]!.step;
         const run = runs.get(`${workspaceId}\u0000${runId}`);
         const events: RunEvent[] = [];
-        const dequeue: string[] = [];
         for (const { step, outcome, finishedAt, logs } of group) {
           // Only the lease holder may record: a worker that lost its lease (it stalled, another
           // took over) is ignored, so no success is ever recorded twice.
+          // Releasing the lease deletes the queue item: no dequeue needed for it.
           if (!(await tx.releaseLease(workspaceId, runId, step.nodeId, step.lease.token))) continue;
-          dequeue.push(step.nodeId);
           if (run === undefined || FINISHED_RUN_STATUSES.has(run.status)) continue;
           events.push({ type: 'step.started', at: step.claimedAt, nodeId: step.nodeId, attempt: step.attempt });
           if (logs !== undefined) events.push(...logs);
           events.push(outcomeEvent(outcome, step.nodeId, step.attempt, finishedAt));
         }
         if (run === undefined || events.length === 0) continue;
-        const result = await this.#transitions.apply(tx, run, events, { now, dequeue, lease, notices });
+        const result = await this.#transitions.apply(tx, run, events, { now, lease, notices });
         leased.push(...result.leased);
         if (result.finished) leased.push(...(await this.#admitNext(tx, run, now, lease, notices)));
       }
@@ -312,6 +317,20 @@ export class DurableEngine {
     if (notices.length > 0) this.#onCommitted?.(notices);
     return result;
   }
+}
+
+/**
+ * The events that start a run: `run.started`, and for each root trigger node (its output is the
+ * run input) its attempt at once, so the trigger costs no queue item and no claim.
+ */
+function startEvents(plan: Plan, run: RunRecord, now: number): RunEvent[] {
+  const events: RunEvent[] = [{ type: 'run.started', at: now, input: run.input }];
+  for (const index of plan.roots) {
+    const node = plan.nodes[index]!;
+    if (node.nodeType.outputsRunInput !== true) continue;
+    events.push({ type: 'step.started', at: now, nodeId: node.id, attempt: 1 }, { type: 'step.succeeded', at: now, nodeId: node.id, attempt: 1, output: run.input });
+  }
+  return events;
 }
 
 /** Locks the runs of a batch with one statement per workspace (in id order, like every lock here). */

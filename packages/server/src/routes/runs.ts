@@ -47,7 +47,7 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const run = await engine.startRun({ workspaceId, workflowId: workflow.id, version: body.version, input: body.input ?? {}, priority: body.priority });
       ctx.metrics.runsStarted.inc({ trigger: 'api' });
       if (request.query.wait !== 'true') return reply.code(201).send(await full(run));
-      const finished = await ctx.hub.waitForFinish(workspaceId, run.id, request.query.timeoutMs);
+      const finished = await ctx.hub.waitForFinish(workspaceId, run.id, request.query.timeoutMs, run);
       if (finished === undefined) return reply.code(202).send(await full((await store.getRun(workspaceId, run.id))!));
       return reply.code(200).send(await full(finished));
     },
