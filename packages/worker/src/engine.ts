@@ -189,15 +189,15 @@ export class DurableEngine {
     return this.#transaction(async (tx, notices) => {
       const leased: LeasedStep[] = [];
       const runs = await lockAll(tx, [...byRun.values()].map((group) => group[0]!.step));
+      // Only the lease holder may record: a worker that lost its lease (it stalled, another took
+      // over) is ignored, so no success is ever recorded twice. Releasing deletes the queue item.
+      const held = await tx.releaseLeases(attempts.map(({ step }) => step.lease.token));
       for (const group of byRun.values()) {
         const { workspaceId, runId } = group[0]!.step;
         const run = runs.get(`${workspaceId}\u0000${runId}`);
         const events: RunEvent[] = [];
         for (const { step, outcome, finishedAt, logs } of group) {
-          // Only the lease holder may record: a worker that lost its lease (it stalled, another
-          // took over) is ignored, so no success is ever recorded twice.
-          // Releasing the lease deletes the queue item: no dequeue needed for it.
-          if (!(await tx.releaseLease(workspaceId, runId, step.nodeId, step.lease.token))) continue;
+          if (!held.has(step.lease.token)) continue;
           if (run === undefined || FINISHED_RUN_STATUSES.has(run.status)) continue;
           events.push({ type: 'step.started', at: step.claimedAt, nodeId: step.nodeId, attempt: step.attempt });
           if (logs !== undefined) events.push(...logs);

@@ -134,6 +134,11 @@ export async function releaseTimer(exec: Exec, ws: string, run: string, timer: s
   return (await exec(SQL.releaseTimer, { ws, run, timer, token })).rowCount === 1;
 }
 
+export async function releaseLeases(exec: Exec, tokens: readonly string[]): Promise<Set<string>> {
+  if (tokens.length === 0) return new Set();
+  return new Set((await exec(SQL.releaseLeases, { tokens: [...tokens].sort() })).rows.map((row) => row.lease_token as string));
+}
+
 export async function releaseLease(exec: Exec, ws: string, run: string, node: string, token: string): Promise<boolean> {
   return (await exec(SQL.releaseLease, { ws, run, node, token })).rowCount === 1;
 }

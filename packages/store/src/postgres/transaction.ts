@@ -57,6 +57,10 @@ export class PgTransaction implements StoreTransaction, ScheduleTransaction {
     return q.releaseLease(this.#exec, workspaceId, runId, nodeId, token);
   }
 
+  releaseLeases(tokens: readonly string[]): Promise<Set<string>> {
+    return q.releaseLeases(this.#exec, tokens);
+  }
+
   releaseTimer(workspaceId: string, runId: string, timerId: string, token: string): Promise<boolean> {
     return q.releaseTimer(this.#exec, workspaceId, runId, timerId, token);
   }

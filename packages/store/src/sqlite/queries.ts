@@ -58,6 +58,7 @@ export class SqliteQueries {
       insertRun: async (run) => this.insertRun(run),
       readEvents: async (ws, runId, afterSeq) => this.readEvents(ws, runId, afterSeq),
       releaseLease: async (ws, runId, nodeId, token) => this.s.releaseLease.run(ws, runId, nodeId, token).changes === 1,
+      releaseLeases: async (tokens) => new Set(tokens.filter((token) => this.s.releaseLeaseByToken.run(token).changes === 1)),
       releaseTimer: async (ws, runId, timerId, token) => this.s.releaseTimer.run(ws, runId, timerId, token).changes === 1,
       write: async (write) => this.write(write),
     };
