@@ -144,12 +144,11 @@ export async function releaseLease(exec: Exec, ws: string, run: string, node: st
 }
 
 /**
- * One statement (see `WRITE`); returns whether it enqueued unleased work (and so notified), and
- * the events notice of a write that appended events (notified to other processes as well).
- * `wake` is both the work NOTIFY payload and the `source` of the events notice.
+ * One statement (see `WRITE`); returns whether it enqueued unleased work, and the events notice
+ * of a write that appended events (both told to other processes after commit: peer-notifier.ts).
  */
-export async function write(exec: Exec, w: RunWrite, threshold: number, wake: string): Promise<{ wakes: boolean; notice: EventsNotice | undefined }> {
-  const { values, wakes } = writeParams(w, threshold, wake, wake);
+export async function write(exec: Exec, w: RunWrite, threshold: number): Promise<{ wakes: boolean; notice: EventsNotice | undefined }> {
+  const { values, wakes } = writeParams(w, threshold);
   const { rows } = await exec(WRITE, values);
   const row = rows[0];
   if (row?.ok !== 1) throw new SequenceConflictError(w.runId, w.expectedSeq);

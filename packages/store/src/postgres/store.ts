@@ -17,6 +17,7 @@ import type { ClaimedStep, ClaimOptions, DueTimer, RunRecord, StepRecord, Stored
 import * as catalog from './catalog.js';
 import { migrate, validSchema } from './connection.js';
 import { WorkListener } from './listener.js';
+import { PeerNotifier } from './peer-notifier.js';
 import { EventsSignal, fromPeer, newSource, parseEventsPayload } from './notices.js';
 import * as q from './queries.js';
 import { PoolRunner } from './runner.js';
@@ -58,6 +59,7 @@ export class PostgresStore implements Store, CatalogStore {
   /** This instance's source id, `<schema>/<instance>` (notices.ts): it tells its own listeners directly at commit. */
   readonly #wake: string;
   readonly #run: PoolRunner;
+  readonly #peers: PeerNotifier;
   #closed: Promise<void> | undefined;
 
   constructor(options: PostgresStoreOptions) {
@@ -80,6 +82,7 @@ export class PostgresStore implements Store, CatalogStore {
     // An idle client whose connection died: the pool has already dropped it.
     this.#pool.on('error', (error) => this.#onError(error));
     this.#run = new PoolRunner(this.#pool, poolSize, this.#onError, () => this.#closed !== undefined);
+    this.#peers = new PeerNotifier((fn) => this.#run.read(fn), this.#wake, this.#onError);
     this.#listener = new WorkListener({
       config,
       onNotify: (channel, payload) => this.#notified(channel, payload),
@@ -105,6 +108,7 @@ export class PostgresStore implements Store, CatalogStore {
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      await this.#peers.flushed();
       await this.#listener.stop();
       await this.#pool.end();
     })();
@@ -125,7 +129,7 @@ export class PostgresStore implements Store, CatalogStore {
   async transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     let notices: EventsNotice[] = [];
     const { result, woke } = await this.#run.transaction((exec) => {
-      const tx = new PgTransaction(exec, this.payloadThreshold, this.#wake);
+      const tx = new PgTransaction(exec, this.payloadThreshold);
       return Promise.resolve()
         .then(async () => {
           const value = await fn(tx);
@@ -137,6 +141,7 @@ export class PostgresStore implements Store, CatalogStore {
     }, false);
     if (woke) this.#work.emit();
     this.#events.emit(notices);
+    this.#peers.committed(woke, notices);
     return result;
   }
 
