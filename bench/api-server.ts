@@ -13,6 +13,7 @@
  * stdout protocol: `listening <url>` once it serves; `cpu <json>` after each `cpu` line read on
  * stdin (CPU time of the process so far, ms); `stopped <json>` after SIGTERM (graceful close).
  */
+import cluster from 'node:cluster';
 import { createInterface } from 'node:readline';
 import { createBuiltinRegistry } from '@flowpilot/nodes';
 import { createServer, type ServerStore } from '@flowpilot/server';
@@ -29,9 +30,57 @@ const cpuMs = (): number => {
   return (usage.user + usage.system) / 1000;
 };
 
+// BENCH_PROCESSES=N (> 1): N server processes share the port and the SQLite file (node:cluster).
+const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 1);
+if (PROCESSES > 1 && cluster.isPrimary) {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  const workers = Array.from({ length: PROCESSES }, () => cluster.fork());
+  const urls = await Promise.all(workers.map((worker) => new Promise<string>((resolve) => worker.on('message', (message: { url?: string }) => message.url !== undefined && resolve(message.url)))));
+  const ask = (): Promise<number[]> =>
+    Promise.all(workers.map((worker) => new Promise<number>((resolve) => {
+      const onMessage = (message: { cpuMs?: number }): void => {
+        if (message.cpuMs === undefined) return;
+        worker.off('message', onMessage);
+        resolve(message.cpuMs);
+      };
+      worker.on('message', onMessage);
+      worker.send('cpu');
+    })));
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line.trim() === 'cpu') void ask().then((all) => process.stdout.write(`cpu ${JSON.stringify({ cpuMs: cpuMs() + all.reduce((a, b) => a + b, 0) })}\n`));
+  });
+  process.stdout.write(`listening ${urls[0]}\n`);
+  await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+  const all = await ask();
+  for (const worker of workers) worker.process.kill('SIGTERM');
+  await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve))));
+  process.stdout.write(`stopped ${JSON.stringify({ cpuMs: cpuMs() + all.reduce((a, b) => a + b, 0) })}\n`);
+  process.exit(0);
+}
+
 const sqlite = new SqliteStore({ filename: database });
 for (const pragma of (process.env.BENCH_SQLITE_PRAGMAS ?? '').split(';').map((item) => item.trim()).filter(Boolean)) sqlite.database.pragma(pragma);
 const store = sqlite as unknown as ServerStore;
+// BENCH_COUNT_SQL=1: count statements by their first words (printed on stderr at exit), to see what a run costs.
+const sqlCounts = new Map<string, number>();
+if (process.env.BENCH_COUNT_SQL === '1') {
+  const db = sqlite.database;
+  const count = (sql: string): void => {
+    const key = sql.trim().replace(/\s+/g, ' ').slice(0, 60);
+    sqlCounts.set(key, (sqlCounts.get(key) ?? 0) + 1);
+  };
+  const exec = db.exec.bind(db);
+  db.exec = ((sql: string) => (count(sql), exec(sql))) as typeof db.exec;
+  // Statements are prepared when the store opens: count on their shared prototype.
+  const proto = Object.getPrototypeOf(db.prepare('SELECT 1')) as Record<string, (...args: unknown[]) => unknown>;
+  for (const method of ['run', 'get', 'all'] as const) {
+    const original = proto[method]!;
+    proto[method] = function (this: { source: string }, ...args: unknown[]) {
+      count(this.source);
+      return original.apply(this, args);
+    };
+  }
+}
 const server = await createServer({
   store,
   registry: createBuiltinRegistry(),
@@ -42,14 +91,22 @@ const server = await createServer({
 });
 const url = await server.listen(0, '127.0.0.1');
 
-createInterface({ input: process.stdin }).on('line', (line) => {
+if (!cluster.isWorker) createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() === 'cpu') process.stdout.write(`cpu ${JSON.stringify({ cpuMs: cpuMs(), rssMiB: process.memoryUsage().rss / 2 ** 20 })}\n`);
 });
 const stopped = new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
-process.stdout.write(`listening ${url}\n`);
+if (cluster.isWorker) {
+  process.on('message', (message) => {
+    if (message === 'cpu') process.send!({ cpuMs: cpuMs() });
+  });
+  process.send!({ url });
+} else {
+  process.stdout.write(`listening ${url}\n`);
+}
 await stopped;
 await server.close();
 await store.close();
-process.stdout.write(`stopped ${JSON.stringify({ cpuMs: cpuMs() })}\n`);
+if (!cluster.isWorker) process.stdout.write(`stopped ${JSON.stringify({ cpuMs: cpuMs() })}\n`);
+if (sqlCounts.size > 0) for (const [sql, n] of [...sqlCounts].sort((x, y) => y[1] - x[1])) process.stderr.write(`${String(n).padStart(9)}  ${sql}\n`);
 // process.exit so stdin (still open) cannot keep the process alive; --cpu-prof profiles are written on exit.
 process.exit(0);

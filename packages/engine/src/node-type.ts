@@ -104,6 +104,12 @@ export interface NodeType<P = unknown> {
   readonly deferredParams?: Readonly<Record<string, DeferredParam>>;
   /** A succeeded node of this type provides the run's output (the `output` node). */
   readonly providesRunOutput?: boolean;
+  /**
+   * The node outputs the run's input and does nothing else (trigger nodes). A durable runner
+   * records such a root node as succeeded in the transaction that starts the run, without a
+   * queued attempt; `execute` (which must return the input) serves the in-memory runner.
+   */
+  readonly outputsRunInput?: boolean;
   execute(ctx: NodeContext<P>): unknown;
 }
 

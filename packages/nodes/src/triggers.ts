@@ -23,6 +23,7 @@ export const webhookNode = defineNodeType({
     secret: z.string().min(8).optional().describe('Require an X-FlowPilot-Signature HMAC-SHA256 of the body with this secret.'),
     timeoutMs: z.number().int().positive().max(300_000).default(30_000).describe('sync: answer 504 after this long.'),
   }),
+  outputsRunInput: true,
   execute: (ctx) => ctx.input ?? {},
 });
 
@@ -49,6 +50,7 @@ export const scheduleNode = defineNodeType({
       catchUp: z.enum(['one', 'none']).default('one').describe('After downtime: fire one missed tick, or none.'),
     })
     .refine((params) => isValidCron(params.cron, params.timezone), { message: 'not a valid cron expression or time zone', path: ['cron'] }),
+  outputsRunInput: true,
   execute: (ctx) => ctx.input ?? {},
 });
 
@@ -59,6 +61,7 @@ export const manualNode = defineNodeType({
   description: 'Marks a workflow as started by hand; outputs the run input.',
   category: 'trigger',
   params: z.object({}).loose(),
+  outputsRunInput: true,
   execute: (ctx) => ctx.input ?? {},
 });
 

@@ -11,3 +11,4 @@ export { LazyAbort } from './abort.js';
 export { AttemptSecrets, SCRUBBED, secretForms } from './secrets.js';
 export type { CredentialProvider, ResolvedCredential } from './credentials.js';
 export { createChildRunner, type RunStarter } from './children.js';
+export { TurnBatcher } from './turn-batcher.js';

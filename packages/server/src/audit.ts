@@ -6,7 +6,8 @@
  * credential's data may carry secrets, and the audit log is kept forever.
  */
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
-import type { AuditEntry } from '@flowpilot/store';
+import { TurnBatcher } from '@flowpilot/runtime';
+import type { AccessStore, AuditEntry } from '@flowpilot/store';
 import { callerOf, type Caller } from './auth.js';
 import type { ServerContext } from './context.js';
 
@@ -26,10 +27,29 @@ export interface SystemActor {
   actorId: string;
 }
 
+/**
+ * Appends audit entries; those recorded in the same turn of the event loop share one transaction
+ * (a webhook under load records one entry per request).
+ */
+export class AuditWriter {
+  readonly #batches: TurnBatcher<Omit<AuditEntry, 'id'>, void>;
+
+  constructor(store: Pick<AccessStore, 'appendAudit'>) {
+    this.#batches = new TurnBatcher(async (entries) => {
+      await store.appendAudit(entries);
+      return entries.map(() => undefined);
+    });
+  }
+
+  append(entry: Omit<AuditEntry, 'id'>): Promise<void> {
+    return this.#batches.add(entry);
+  }
+}
+
 /** Appends an audit entry for `caller` (or for FlowPilot itself when `caller` is `system`). Rejects when the store does. */
 export async function recordAudit(context: ServerContext, caller: Caller | SystemActor, entry: AuditAction): Promise<void> {
   const row: Omit<AuditEntry, 'id'> = { workspaceId: caller.workspaceId, at: context.now(), actorType: caller.actorType, actorId: caller.actorId, ...entry };
-  await context.store.appendAudit(row);
+  await context.audit.append(row);
 }
 
 /** Records an action of the request's caller; a failure is logged, never thrown. */

@@ -2,6 +2,7 @@
 import type { NodeRegistry } from '@flowpilot/engine';
 import type { SecretKey } from '@flowpilot/vault';
 import type { DurableEngine } from '@flowpilot/worker';
+import type { AuditWriter } from './audit.js';
 import type { EventHub } from './event-hub.js';
 import type { Metrics } from './metrics.js';
 import type { ServerStore } from './server-store.js';
@@ -12,6 +13,8 @@ export interface ServerContext {
   registry: NodeRegistry;
   hub: EventHub;
   metrics: Metrics;
+  /** Appends audit entries (batched per turn of the event loop). */
+  audit: AuditWriter;
   /**
    * Encrypts credentials and (through HKDF) signs access tokens. Absent on a PostgreSQL deployment
    * without FLOWPILOT_SECRET_KEY: then logins and credentials answer 503, API keys still work.

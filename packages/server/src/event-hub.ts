@@ -36,15 +36,22 @@ export class EventHub {
     return add(this.#byWorkflow, `${workspaceId}\u0000${workflowId}`, listener);
   }
 
-  /** Resolves with the finished run, or undefined after `timeoutMs`. */
-  async waitForFinish(workspaceId: string, runId: string, timeoutMs: number): Promise<RunRecord | undefined> {
+  /**
+   * Resolves with the finished run, or undefined after `timeoutMs`. `known` is the run as its
+   * starter just saw it (saves a read when it is not finished yet).
+   */
+  async waitForFinish(workspaceId: string, runId: string, timeoutMs: number, known?: RunRecord): Promise<RunRecord | undefined> {
     let wake: () => void = () => undefined;
-    const off = this.onRun(runId, () => wake());
+    // Only a commit that finished the run is worth a read; the others carry a non-final status or none.
+    const off = this.onRun(runId, (notice) => {
+      if (notice.status !== undefined && FINISHED_RUN_STATUSES.has(notice.status)) wake();
+    });
     const deadline = Date.now() + timeoutMs;
     try {
       for (;;) {
         const signalled = new Promise<void>((resolve) => (wake = resolve));
-        const run = await this.store.getRun(workspaceId, runId);
+        const run = known ?? (await this.store.getRun(workspaceId, runId));
+        known = undefined;
         if (run === undefined || FINISHED_RUN_STATUSES.has(run.status)) return run;
         const left = deadline - Date.now();
         if (left <= 0) return undefined;

@@ -8,6 +8,7 @@ import type { NodeRegistry } from '@flowpilot/engine';
 import { systemClock, type Clock } from '@flowpilot/runtime';
 import type { SecretKey } from '@flowpilot/vault';
 import { DurableEngine, storeCredentials, storeWorkflowLoader, Worker } from '@flowpilot/worker';
+import { AuditWriter } from './audit.js';
 import { createApp, type AppOptions } from './app.js';
 import { bootstrapApiKey } from './auth.js';
 import { authGuard } from './auth/guard.js';
@@ -79,7 +80,7 @@ export async function createServer(options: ServerOptions): Promise<FlowPilotSer
     },
   });
   const hub = new EventHub(store);
-  const context: ServerContext = { store, engine, registry, hub, metrics, now: () => clock.now(), secretKey: options.secretKey };
+  const context: ServerContext = { store, engine, registry, hub, metrics, audit: new AuditWriter(store), now: () => clock.now(), secretKey: options.secretKey };
   bindLimits(context, limits);
   await bootstrapApiKey(store, options.apiKey);
   const accessTokens = options.secretKey === undefined ? undefined : new AccessTokens(options.secretKey, options.accessTokenTtlSeconds ?? DEFAULT_ACCESS_TOKEN_TTL_SECONDS, context.now);

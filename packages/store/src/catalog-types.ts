@@ -77,6 +77,8 @@ export interface EventsNotice {
   workflowId: string;
   /** The run's last event seq after the commit. */
   seq: number;
+  /** The run's status when the commit changed it (so waiters for a finished run need not re-read it). */
+  status?: RunStatus;
 }
 
 /** The catalog operations of a store. */

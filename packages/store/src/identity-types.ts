@@ -193,7 +193,8 @@ export interface CredentialStore {
 
 /** The append-only audit log (the schema refuses updates and deletes). */
 export interface AuditStore {
-  appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<void>;
+  /** Appends one entry, or several in one transaction (in order). */
+  appendAudit(entry: Omit<AuditEntry, 'id'> | ReadonlyArray<Omit<AuditEntry, 'id'>>): Promise<void>;
   listAudit(workspaceId: string, query: ListAuditQuery): Promise<Page<AuditEntry>>;
 }
 

@@ -190,6 +190,11 @@ export interface StoreTransaction {
   /** Removes the queue item if `token` still holds its lease; false when the lease was lost. */
   releaseLease(workspaceId: string, runId: string, nodeId: string, token: string): Promise<boolean>;
   /**
+   * `releaseLease` for a batch, by lease token (tokens are unique): removes the items whose lease
+   * the token still holds, in one statement; returns the tokens that held.
+   */
+  releaseLeases(tokens: readonly string[]): Promise<Set<string>>;
+  /**
    * Removes a claimed timer if `token` (from `claimDueTimers`) still holds its lease; false when the
    * lease was lost: it expired and another worker claimed the timer, or the timer was re-armed or
    * deleted meanwhile. Firing only on true makes a timer fire once even when a firing transaction

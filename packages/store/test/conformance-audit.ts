@@ -50,6 +50,21 @@ export function registerAuditTests(suite: Suite): void {
       expect(items[1]).not.toHaveProperty('details');
     });
 
+    it('appends a batch in one call, in order, across workspaces; a batch with a bad entry appends none of it', async () => {
+      const ws = await workspace();
+      const other = await workspace();
+      await store().appendAudit([entry(ws, 1, 'run.start'), entry(other, 2, 'run.start'), entry(ws, 3, 'run.cancel', { details: { reason: 'x' } })]);
+      const { items } = await store().listAudit(ws, { limit: 10 });
+      expect(items.map((item) => [item.action, item.at])).toEqual([['run.cancel', 3], ['run.start', 1]]);
+      expect(items[0]!.details).toEqual({ reason: 'x' });
+      expect(items[0]!.id).toBeGreaterThan(items[1]!.id);
+      expect((await store().listAudit(other, { limit: 10 })).items.map((item) => item.action)).toEqual(['run.start']);
+      // An unknown workspace violates the foreign key: the whole batch is refused.
+      await expect(store().appendAudit([entry(ws, 4, 'run.retry'), entry('no-such-workspace', 5, 'run.retry')])).rejects.toThrow();
+      expect((await store().listAudit(ws, { limit: 10 })).items).toHaveLength(2);
+      await store().appendAudit([]);
+    });
+
     it("keeps each workspace's entries to itself", async () => {
       const ws = await workspace();
       const other = await workspace();

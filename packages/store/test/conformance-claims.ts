@@ -84,6 +84,20 @@ export function registerClaimTests(suite: Suite): void {
       expect(await suite.store().transaction((tx) => tx.releaseLease(WS, 'r', 'a', 'me:eager:1'))).toBe(false);
     });
 
+    it('releaseLeases removes, in one call, exactly the items whose tokens still hold their leases', async () => {
+      await enqueue(suite.store(), 'r1', ['a', 'b']);
+      await enqueue(suite.store(), 'r2', ['c']);
+      const [a, b, c] = await claim('A', 1_000, 10, 100);
+      expect([a?.nodeId, b?.nodeId, c?.nodeId]).toEqual(['a', 'b', 'c']);
+      // A's leases expire; B takes over 'a': A's token for 'a' no longer holds.
+      expect((await claim('B', 2_000, 1, 100)).map((step) => step.nodeId)).toEqual(['a']);
+      const held = await suite.store().transaction((tx) => tx.releaseLeases([a!.lease.token, b!.lease.token, c!.lease.token, 'nobody:1:1']));
+      expect([...held].sort()).toEqual([b!.lease.token, c!.lease.token].sort());
+      // Only B's item is left.
+      expect(await suite.store().queueDepth(10_000)).toBe(1);
+      expect(await suite.store().transaction((tx) => tx.releaseLeases([]))).toEqual(new Set());
+    });
+
     it('an eager lease counts from the commit: a transaction that goes on after writing it hands over a full lease', async () => {
       await createRun(suite.store(), 'r');
       let writtenAt = 0;

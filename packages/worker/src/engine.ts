@@ -4,8 +4,8 @@
  * any number of processes may, concurrently, on one database.
  */
 import { randomUUID } from 'node:crypto';
-import { FINISHED_RUN_STATUSES, FlowPilotError, planWorkflow, type NodeRegistry, type RunEvent } from '@flowpilot/engine';
-import { outcomeEvent, systemClock, type AttemptOutcome, type Clock } from '@flowpilot/runtime';
+import { FINISHED_RUN_STATUSES, FlowPilotError, planWorkflow, type NodeRegistry, type Plan, type RunEvent } from '@flowpilot/engine';
+import { outcomeEvent, systemClock, TurnBatcher, type AttemptOutcome, type Clock } from '@flowpilot/runtime';
 import { DEFAULT_WORKSPACE_ID, type DueTimer, type RunRecord, type ScheduleRecord, type ScheduleTransaction, type Store, type StoreTransaction, type WorkflowVersionRecord } from '@flowpilot/store';
 import { PlanCache } from './plans.js';
 import { RunStateCache } from './state-cache.js';
@@ -36,6 +36,16 @@ export interface StartRunOptions {
   runId?: string;
 }
 
+/** A worker in this process that takes the first steps of runs started here, without a claim. */
+export interface LocalWorker {
+  /** Runs `fn` with an allocator of this worker's free slots. */
+  withLeases<T>(fn: (lease: LeaseAllocator) => Promise<T>): Promise<T>;
+  /** Runs steps leased to it (after the commit that leased them). */
+  launch(steps: readonly LeasedStep[]): void;
+}
+
+type PreparedStart = StartRunOptions & { workspaceId: string; version: number; runId: string };
+
 /** A finished attempt to record: which lease ran it and what came out. */
 export interface CompletedAttempt {
   step: Pick<LeasedStep, 'workspaceId' | 'runId' | 'workflowId' | 'version' | 'nodeId' | 'attempt' | 'claimedAt'> & { lease: { token: string } };
@@ -57,6 +67,8 @@ export class DurableEngine {
   /** Workspace limits (cached a second): transitions apply the duration, workers the steps. */
   readonly runLimits: RunLimitsCache;
   readonly stepBudgets = new StepBudgets();
+  readonly #starts = new TurnBatcher<PreparedStart, RunRecord>((batch) => this.#startBatch(batch));
+  #local: LocalWorker | undefined;
 
   constructor(options: DurableEngineOptions) {
     this.#onCommitted = options.onCommitted;
@@ -88,9 +100,41 @@ export class DurableEngine {
     await this.plans.get(workspaceId, options.workflowId, version); // fails early on a missing version
     await this.#limits.load(workspaceId, options.workflowId);
     await this.runLimits.load(workspaceId);
-    const runId = options.runId ?? randomUUID();
-    await this.#transaction((tx, notices) => this.#createRun(tx, notices, { ...options, workspaceId, version, runId }, this.#clock.now()));
-    return (await this.store.getRun(workspaceId, runId))!;
+    return this.#starts.add({ ...options, workspaceId, version, runId: options.runId ?? randomUUID() });
+  }
+
+  /**
+   * Lets `worker` take the ready steps of runs started in this process (the first one attached
+   * wins); returns the detach function.
+   */
+  attachLocalWorker(worker: LocalWorker): () => void {
+    this.#local ??= worker;
+    return () => {
+      if (this.#local === worker) this.#local = undefined;
+    };
+  }
+
+  /** Starts a batch of runs in one transaction, their ready steps leased to the local worker. */
+  async #startBatch(batch: readonly PreparedStart[]): Promise<RunRecord[]> {
+    const start = (lease?: LeaseAllocator) =>
+      this.#transaction(async (tx, notices) => {
+        const now = this.#clock.now();
+        const records: RunRecord[] = [];
+        const leased: LeasedStep[] = [];
+        for (const options of batch) {
+          const created = await this.#createRun(tx, notices, options, now, lease);
+          leased.push(...created.leased);
+          records.push(created.run);
+        }
+        return { records, leased };
+      });
+    const local = this.#local;
+    if (local === undefined) return (await start()).records;
+    return local.withLeases(async (lease) => {
+      const { records, leased } = await start(lease);
+      local.launch(leased);
+      return records;
+    });
   }
 
   /**
@@ -121,20 +165,26 @@ export class DurableEngine {
   async #createRun(
     tx: StoreTransaction,
     notices: TransitionNotice[],
-    options: StartRunOptions & { workspaceId: string; version: number; runId: string },
+    options: PreparedStart,
     now: number,
-  ): Promise<void> {
+    lease?: LeaseAllocator,
+  ): Promise<{ run: RunRecord; leased: LeasedStep[] }> {
     const { workspaceId, workflowId, version, runId } = options;
-    await tx.insertRun({ workspaceId, id: runId, workflowId, version, priority: options.priority ?? 0, input: options.input ?? {}, createdAt: now });
-    // Locks are taken run first, workflow second, everywhere: the new run's row is ours alone.
-    await tx.lockRuns(workspaceId, [runId]);
+    const run: RunRecord = { workspaceId, id: runId, workflowId, version, status: 'pending', priority: options.priority ?? 0, input: options.input ?? {}, createdAt: now, lastSeq: 0 };
+    await tx.insertRun({ workspaceId, id: runId, workflowId, version, priority: run.priority, input: run.input, createdAt: now });
+    // A row this transaction inserted is invisible to others until commit: it is ours alone, no
+    // lock to take (locks go run first, workflow second, everywhere).
     const limit = this.#limits.cached(workspaceId, workflowId);
     if (limit !== null) {
       const workflow = await tx.lockWorkflow(workspaceId, workflowId);
       const locked = workflow?.maxConcurrentRuns ?? null;
-      if (locked !== null && (await tx.countRunning(workspaceId, workflowId)) >= locked) return;
+      if (locked !== null && (await tx.countRunning(workspaceId, workflowId)) >= locked) return { run, leased: [] };
     }
-    await this.#startLocked(tx, workspaceId, runId, now, notices);
+    const result = await this.#transitions.apply(tx, run, startEvents(await this.plans.get(workspaceId, workflowId, version), run, now), { now, lease, notices });
+    const { state } = result;
+    const started: RunRecord = { ...run, status: state.status, ...(state.startedAt === undefined ? {} : { startedAt: state.startedAt }) };
+    if (state.finishedAt !== undefined) Object.assign(started, { finishedAt: state.finishedAt, output: state.output, error: state.error });
+    return { run: started, leased: result.leased };
   }
 
   /** Records finished attempts (one transaction for the batch); returns steps leased to the caller. */
@@ -149,23 +199,22 @@ export class DurableEngine {
     return this.#transaction(async (tx, notices) => {
       const leased: LeasedStep[] = [];
       const runs = await lockAll(tx, [...byRun.values()].map((group) => group[0]!.step));
+      // Only the lease holder may record: a worker that lost its lease (it stalled, another took
+      // over) is ignored, so no success is ever recorded twice. Releasing deletes the queue item.
+      const held = await tx.releaseLeases(attempts.map(({ step }) => step.lease.token));
       for (const group of byRun.values()) {
         const { workspaceId, runId } = group[0]!.step;
         const run = runs.get(`${workspaceId}\u0000${runId}`);
         const events: RunEvent[] = [];
-        const dequeue: string[] = [];
         for (const { step, outcome, finishedAt, logs } of group) {
-          // Only the lease holder may record: a worker that lost its lease (it stalled, another
-          // took over) is ignored, so no success is ever recorded twice.
-          if (!(await tx.releaseLease(workspaceId, runId, step.nodeId, step.lease.token))) continue;
-          dequeue.push(step.nodeId);
+          if (!held.has(step.lease.token)) continue;
           if (run === undefined || FINISHED_RUN_STATUSES.has(run.status)) continue;
           events.push({ type: 'step.started', at: step.claimedAt, nodeId: step.nodeId, attempt: step.attempt });
           if (logs !== undefined) events.push(...logs);
           events.push(outcomeEvent(outcome, step.nodeId, step.attempt, finishedAt));
         }
         if (run === undefined || events.length === 0) continue;
-        const result = await this.#transitions.apply(tx, run, events, { now, dequeue, lease, notices });
+        const result = await this.#transitions.apply(tx, run, events, { now, lease, notices });
         leased.push(...result.leased);
         if (result.finished) leased.push(...(await this.#admitNext(tx, run, now, lease, notices)));
       }
@@ -279,6 +328,20 @@ export class DurableEngine {
     if (notices.length > 0) this.#onCommitted?.(notices);
     return result;
   }
+}
+
+/**
+ * The events that start a run: `run.started`, and for each root trigger node (its output is the
+ * run input) its attempt at once, so the trigger costs no queue item and no claim.
+ */
+function startEvents(plan: Plan, run: RunRecord, now: number): RunEvent[] {
+  const events: RunEvent[] = [{ type: 'run.started', at: now, input: run.input }];
+  for (const index of plan.roots) {
+    const node = plan.nodes[index]!;
+    if (node.nodeType.outputsRunInput !== true) continue;
+    events.push({ type: 'step.started', at: now, nodeId: node.id, attempt: 1 }, { type: 'step.succeeded', at: now, nodeId: node.id, attempt: 1, output: run.input });
+  }
+  return events;
 }
 
 /** Locks the runs of a batch with one statement per workspace (in id order, like every lock here). */

@@ -2,7 +2,7 @@
  * @flowpilot/worker — durable execution: the engine core driven through a `Store`. Runs survive
  * crashes and restarts; any number of worker processes share one database.
  */
-export { DurableEngine, type CompletedAttempt, type DurableEngineOptions, type StartRunOptions } from './engine.js';
+export { DurableEngine, type CompletedAttempt, type DurableEngineOptions, type LocalWorker, type StartRunOptions } from './engine.js';
 export { Worker, type WorkerOptions } from './worker.js';
 export { storeCredentials, type WorkspaceCredentialProvider } from './credentials.js';
 export { PlanCache } from './plans.js';

@@ -4,7 +4,7 @@
  * Every state transition of a run is exactly one call here, committed in one transaction together
  * with the steps it makes ready.
  */
-import { applyEvent, FINISHED_RUN_STATUSES, RUN_TIMEOUT_TIMER, type RunEvent, type RunState, type StepState } from '@flowpilot/engine';
+import { applyEvent, FINISHED_RUN_STATUSES, RUN_TIMEOUT_TIMER, type Plan, type RunEvent, type RunState, type StepState } from '@flowpilot/engine';
 import type { Lease, QueueWrite, RunRecord, RunWrite, StepWrite, StoreTransaction } from '@flowpilot/store';
 import { EffectTracker, type AnnotatedEvent } from './effects.js';
 import type { PlanCache } from './plans.js';
@@ -115,6 +115,12 @@ export class RunTransitions {
         state.error = runDurationError(plan.workflow.settings.timeoutMs ?? limits.maxRunDurationMs ?? 0);
       }
     }
+    // A step started and finished within these events (a trigger completed as its run starts) has
+    // nothing left to queue or run.
+    if (enqueue.some((item) => !inFlight(plan, state, item.nodeId, item.attempt))) {
+      enqueue.splice(0, enqueue.length, ...enqueue.filter((item) => inFlight(plan, state, item.nodeId, item.attempt)));
+      leased.splice(0, leased.length, ...leased.filter((item) => inFlight(plan, state, item.nodeId, item.attempt)));
+    }
     const leasedNodes = new Set(leased.map((item) => item.nodeId));
     const steps: StepWrite[] = [];
     for (const index of state.touched) {
@@ -158,6 +164,11 @@ export class RunTransitions {
     this.states.advance(run.id, run.lastSeq);
     return { state, leased, finished };
   }
+}
+
+function inFlight(plan: Plan, state: RunState, nodeId: string, attempt: number): boolean {
+  const step = state.steps[plan.byId.get(nodeId)!.index]!;
+  return step.dispatched && step.attempts === attempt;
 }
 
 function stepWrite(nodeId: string, step: StepState): StepWrite {

@@ -73,7 +73,14 @@ export class Worker {
   #wakePending = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
+  #detach: (() => void) | undefined;
   #leaseSequence = 0;
+  /**
+   * Work notices (the store's `onWork`, poll timeouts) counted, and the count the last short claim
+   * had seen: a claim is a write transaction, so the loop claims only when something may be there.
+   */
+  #workNotices = 1;
+  #drainedAt = 0;
 
   constructor(options: WorkerOptions) {
     this.#options = options;
@@ -100,7 +107,17 @@ export class Worker {
 
   start(): void {
     if (this.#loop !== undefined) return;
-    this.#unsubscribe = this.#engine.store.onWork(() => this.#wakeUp());
+    this.#unsubscribe = this.#engine.store.onWork(() => {
+      this.#workNotices += 1;
+      this.#wakeUp();
+    });
+    // Runs started in this process hand their first steps straight to this worker.
+    this.#detach = this.#engine.attachLocalWorker({
+      withLeases: (fn) => this.#withLeases(fn),
+      launch: (steps) => {
+        for (const step of steps) this.#launch(step);
+      },
+    });
     this.#heartbeat = setInterval(() => void this.#extendLeases(), Math.max(50, this.#leaseMs / 3));
     this.#heartbeat.unref();
     this.#loop = this.#run();
@@ -112,6 +129,7 @@ export class Worker {
    */
   async stop(drainMs = 30_000): Promise<void> {
     this.#stopping = true;
+    this.#detach?.();
     this.#wakeUp();
     await this.#loop;
     const deadline = Date.now() + drainMs;
@@ -134,10 +152,13 @@ export class Worker {
       try {
         const now = this.#clock.now();
         const free = this.#concurrency - this.#busy() - this.#reserved;
-        if (free > 0) {
+        if (free > 0 && this.#workNotices > this.#drainedAt) {
+          const seen = this.#workNotices;
           const claimed = await this.#engine.store.claimSteps({ owner: this.owner, limit: free, leaseMs: this.#leaseMs, now });
           for (const step of claimed) this.#launch(step);
           busy = claimed.length === free;
+          // Fewer than asked for: the queue had no more; claim again after the next notice.
+          if (!busy) this.#drainedAt = seen;
         }
         // Claiming timers is a write; look (a read) first whether any is due.
         const due = await this.#engine.store.nextTimerDue();
@@ -171,7 +192,11 @@ export class Worker {
       return;
     }
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, wait);
+      const timer = setTimeout(() => {
+        // Work no notice announces (another SQLite process's, an expired lease) is found by polling.
+        this.#workNotices += 1;
+        resolve();
+      }, wait);
       this.#wake = () => {
         clearTimeout(timer);
         resolve();

@@ -5,7 +5,7 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { WebhookRoute } from '@flowpilot/store';
+import type { RunRecord, WebhookRoute } from '@flowpilot/store';
 import { auditAs } from '../audit.js';
 import type { ServerContext } from '../context.js';
 import { checkRunStart } from '../limits.js';
@@ -57,13 +57,14 @@ export async function hookRoutes(app: FastifyInstance, ctx: ServerContext, optio
       const actor = { workspaceId: route.workspaceId, actorType: 'system' as const, actorId: `webhook:${route.path}` };
       await auditAs(request.log, ctx, actor, { action: 'run.start', resourceType: 'run', resourceId: run.id, details: { workflowId: route.workflowId, version: run.version, trigger: 'webhook' } });
       if (route.mode === 'async') return reply.code(202).send({ runId: run.id });
-      return answerSync(ctx, route, run.id, reply);
+      return answerSync(ctx, route, run, reply);
     },
   });
 }
 
-async function answerSync(ctx: ServerContext, route: WebhookRoute, runId: string, reply: FastifyReply): Promise<FastifyReply> {
-  const run = await ctx.hub.waitForFinish(route.workspaceId, runId, route.timeoutMs);
+async function answerSync(ctx: ServerContext, route: WebhookRoute, started: RunRecord, reply: FastifyReply): Promise<FastifyReply> {
+  const runId = started.id;
+  const run = await ctx.hub.waitForFinish(route.workspaceId, runId, route.timeoutMs, started);
   if (run === undefined) return sendProblem(reply, problem(504, 'RUN_TIMEOUT', `the run did not finish within ${route.timeoutMs} ms`, { runId }));
   if (run.status !== 'succeeded') return sendProblem(reply, problem(500, 'RUN_FAILED', run.error?.message ?? `run ${run.status}`, { runId, error: run.error }));
   const plan = await ctx.engine.plans.get(run.workspaceId, run.workflowId, run.version);

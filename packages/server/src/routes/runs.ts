@@ -57,7 +57,7 @@ export function runRoutes(app: FastifyInstance, ctx: ServerContext): void {
       // Ids and the version only: the input may hold secrets.
       await auditRequest(request, ctx, { action: 'run.start', resourceType: 'run', resourceId: run.id, details: { workflowId: workflow.id, version: run.version, trigger: 'api' } });
       if (request.query.wait !== 'true') return reply.code(201).send(await full(run));
-      const finished = await ctx.hub.waitForFinish(workspaceId, run.id, request.query.timeoutMs);
+      const finished = await ctx.hub.waitForFinish(workspaceId, run.id, request.query.timeoutMs, run);
       if (finished === undefined) return reply.code(202).send(await full((await store.getRun(workspaceId, run.id))!));
       return reply.code(200).send(await full(finished));
     },

@@ -107,7 +107,11 @@ export const ACCESS_SQL = {
   insertAudit: sql(
     'insert_audit',
     `INSERT INTO audit_log (workspace_id, at, actor_type, actor_id, action, resource_type, resource_id, details)
-     VALUES (@ws, @at::bigint, @actor_type, @actor_id, @action, @resource_type, @resource_id, @details)`,
+     SELECT e.ws, e.at, e.actor_type, e.actor_id, e.action, e.resource_type, e.resource_id, e.details
+     FROM unnest(@ws::text[], @at::bigint[], @actor_type::text[], @actor_id::text[], @action::text[],
+       @resource_type::text[], @resource_id::text[], @details::text[])
+       WITH ORDINALITY AS e (ws, at, actor_type, actor_id, action, resource_type, resource_id, details, ord)
+     ORDER BY e.ord`,
   ),
   /** Newest first; the cursor is the last entry's id. */
   listAudit: sql(

@@ -184,16 +184,19 @@ export abstract class PgAccessStore implements AccessStore {
 
   // Audit log.
 
-  async appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<void> {
+  async appendAudit(entry: Omit<AuditEntry, 'id'> | ReadonlyArray<Omit<AuditEntry, 'id'>>): Promise<void> {
+    const entries = Array.isArray(entry) ? (entry as ReadonlyArray<Omit<AuditEntry, 'id'>>) : [entry as Omit<AuditEntry, 'id'>];
+    if (entries.length === 0) return;
+    // One statement: the entries of a batch commit together, in order.
     await this.#write(A.insertAudit, {
-      ws: entry.workspaceId,
-      at: entry.at,
-      actor_type: entry.actorType,
-      actor_id: entry.actorId,
-      action: entry.action,
-      resource_type: entry.resourceType,
-      resource_id: entry.resourceId,
-      details: entry.details === undefined ? undefined : JSON.stringify(entry.details),
+      ws: entries.map((item) => item.workspaceId),
+      at: entries.map((item) => item.at),
+      actor_type: entries.map((item) => item.actorType),
+      actor_id: entries.map((item) => item.actorId),
+      action: entries.map((item) => item.action),
+      resource_type: entries.map((item) => item.resourceType),
+      resource_id: entries.map((item) => item.resourceId),
+      details: entries.map((item) => (item.details === undefined ? null : JSON.stringify(item.details))),
     });
   }
 

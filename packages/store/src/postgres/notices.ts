@@ -5,6 +5,7 @@
  * schemas' (another FlowPilot on the same database).
  */
 import { randomUUID } from 'node:crypto';
+import { RUN_STATUSES, type RunStatus } from '@flowpilot/engine';
 import type { EventsNotice } from '../catalog-types.js';
 
 /** A new source id for a store of `schema`. */
@@ -30,9 +31,11 @@ export function parseEventsPayload(payload: string | undefined): { source: strin
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { source, workspaceId, runId, workflowId, seq } = value as Record<string, unknown>;
+  const { source, workspaceId, runId, workflowId, seq, status } = value as Record<string, unknown>;
   if (typeof workspaceId !== 'string' || typeof runId !== 'string' || typeof workflowId !== 'string' || typeof seq !== 'number') return undefined;
-  return { source: typeof source === 'string' ? source : undefined, notice: { workspaceId, runId, workflowId, seq } };
+  const notice: EventsNotice = { workspaceId, runId, workflowId, seq };
+  if (typeof status === 'string' && (RUN_STATUSES as readonly string[]).includes(status)) notice.status = status as RunStatus;
+  return { source: typeof source === 'string' ? source : undefined, notice };
 }
 
 /** The `onEvents` listeners of a store; a listener's failure is reported, never thrown to the committer. */

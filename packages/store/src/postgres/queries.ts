@@ -134,22 +134,26 @@ export async function releaseTimer(exec: Exec, ws: string, run: string, timer: s
   return (await exec(SQL.releaseTimer, { ws, run, timer, token })).rowCount === 1;
 }
 
+export async function releaseLeases(exec: Exec, tokens: readonly string[]): Promise<Set<string>> {
+  if (tokens.length === 0) return new Set();
+  return new Set((await exec(SQL.releaseLeases, { tokens: [...tokens].sort() })).rows.map((row) => row.lease_token as string));
+}
+
 export async function releaseLease(exec: Exec, ws: string, run: string, node: string, token: string): Promise<boolean> {
   return (await exec(SQL.releaseLease, { ws, run, node, token })).rowCount === 1;
 }
 
 /**
- * One statement (see `WRITE`); returns whether it enqueued unleased work (and so notified), and
- * the events notice of a write that appended events (notified to other processes as well).
- * `wake` is both the work NOTIFY payload and the `source` of the events notice.
+ * One statement (see `WRITE`); returns whether it enqueued unleased work, and the events notice
+ * of a write that appended events (both told to other processes after commit: peer-notifier.ts).
  */
-export async function write(exec: Exec, w: RunWrite, threshold: number, wake: string): Promise<{ wakes: boolean; notice: EventsNotice | undefined }> {
-  const { values, wakes } = writeParams(w, threshold, wake, wake);
+export async function write(exec: Exec, w: RunWrite, threshold: number): Promise<{ wakes: boolean; notice: EventsNotice | undefined }> {
+  const { values, wakes } = writeParams(w, threshold);
   const { rows } = await exec(WRITE, values);
   const row = rows[0];
   if (row?.ok !== 1) throw new SequenceConflictError(w.runId, w.expectedSeq);
   if (w.events.length === 0) return { wakes, notice: undefined };
-  const notice = { workspaceId: w.workspaceId, runId: w.runId, workflowId: row.workflow_id as string, seq: w.expectedSeq + w.events.length };
+  const notice: EventsNotice = { workspaceId: w.workspaceId, runId: w.runId, workflowId: row.workflow_id as string, seq: w.expectedSeq + w.events.length, ...(w.run === undefined ? {} : { status: w.run.status }) };
   return { wakes, notice };
 }
 

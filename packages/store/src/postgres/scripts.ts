@@ -95,26 +95,9 @@ export const WRITE = sql(
    timers_deleted AS (
      DELETE FROM timers t USING run_row
      WHERE t.workspace_id = @ws AND t.run_id = @run AND t.timer_id = ANY(@timers_deleted::text[])
-   ),
-   -- 8. Wake other processes' workers when unleased work was enqueued (@wake not NULL): NOTIFY is
-   --    transactional, so listeners hear it at commit, never after a rollback.
-   wake AS (
-     SELECT pg_notify('flowpilot_work', @wake::text) FROM run_row WHERE @wake IS NOT NULL
-   ),
-   -- 9. Tell every process's event listeners (the API's live views) the run has new events, also
-   --    at commit: its EventsNotice plus @source (who sent it). A payload over NOTIFY's limit
-   --    (8000 bytes: ids thousands of characters long) is not sent rather than failing the write.
-   notice AS (
-     SELECT json_build_object('source', @source::text, 'workspaceId', @ws, 'runId', @run, 'workflowId', workflow_id,
-       'seq', @expected + @event_count)::text AS payload
-     FROM run_row WHERE @event_count > 0
-   ),
-   told AS (
-     SELECT pg_notify('flowpilot_events', payload) FROM notice WHERE octet_length(payload) < 8000
    )
-   -- A CTE that only SELECTs runs only when referenced: wake and told are counted here.
-   SELECT (SELECT COUNT(*) FROM run_row)::int AS ok, (SELECT COUNT(*) FROM wake)::int AS woke,
-     (SELECT COUNT(*) FROM told)::int AS told, (SELECT workflow_id FROM run_row) AS workflow_id`,
+   -- Other processes hear of this write after COMMIT (peer-notifier.ts), not through a NOTIFY here.
+   SELECT (SELECT COUNT(*) FROM run_row)::int AS ok, (SELECT workflow_id FROM run_row) AS workflow_id`,
 );
 
 /**

@@ -135,6 +135,7 @@ export const SQL = {
   ),
 
   releaseLease: sql('release_lease', 'DELETE FROM queue WHERE workspace_id = @ws AND run_id = @run AND node_id = @node AND lease_token = @token'),
+  releaseLeases: sql('release_leases', 'DELETE FROM queue WHERE lease_token = ANY(@tokens::text[]) RETURNING lease_token'),
   /**
    * Heartbeat, first pass: extends the leases whose rows nobody else holds (SKIP LOCKED), so it
    * never waits while holding other rows (a committing transaction releasing several leases in

@@ -18,6 +18,7 @@ import { PgAccessStore } from './access.js';
 import * as catalog from './catalog.js';
 import { migrate, validSchema } from './connection.js';
 import { WorkListener } from './listener.js';
+import { PeerNotifier } from './peer-notifier.js';
 import { EventsSignal, fromPeer, newSource, parseEventsPayload } from './notices.js';
 import * as q from './queries.js';
 import { PoolRunner } from './runner.js';
@@ -60,6 +61,7 @@ export class PostgresStore extends PgAccessStore implements Store, CatalogStore 
   /** This instance's source id, `<schema>/<instance>` (notices.ts): it tells its own listeners directly at commit. */
   readonly #wake: string;
   readonly #run: PoolRunner;
+  readonly #peers: PeerNotifier;
   #closed: Promise<void> | undefined;
 
   constructor(options: PostgresStoreOptions) {
@@ -83,6 +85,7 @@ export class PostgresStore extends PgAccessStore implements Store, CatalogStore 
     // An idle client whose connection died: the pool has already dropped it.
     this.#pool.on('error', (error) => this.#onError(error));
     this.#run = new PoolRunner(this.#pool, poolSize, this.#onError, () => this.#closed !== undefined);
+    this.#peers = new PeerNotifier((fn) => this.#run.read(fn), this.#wake, this.#onError);
     this.#listener = new WorkListener({
       config,
       onNotify: (channel, payload) => this.#notified(channel, payload),
@@ -108,6 +111,7 @@ export class PostgresStore extends PgAccessStore implements Store, CatalogStore 
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      await this.#peers.flushed();
       await this.#listener.stop();
       await this.#pool.end();
     })();
@@ -132,7 +136,7 @@ export class PostgresStore extends PgAccessStore implements Store, CatalogStore 
   async transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     let notices: EventsNotice[] = [];
     const { result, woke } = await this.#run.transaction((exec) => {
-      const tx = new PgTransaction(exec, this.payloadThreshold, this.#wake);
+      const tx = new PgTransaction(exec, this.payloadThreshold);
       return Promise.resolve()
         .then(async () => {
           const value = await fn(tx);
@@ -144,6 +148,7 @@ export class PostgresStore extends PgAccessStore implements Store, CatalogStore 
     }, false);
     if (woke) this.#work.emit();
     this.#events.emit(notices);
+    this.#peers.committed(woke, notices);
     return result;
   }
 

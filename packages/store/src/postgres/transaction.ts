@@ -6,7 +6,7 @@ import * as catalog from './catalog.js';
 import * as q from './queries.js';
 
 export class PgTransaction implements StoreTransaction, ScheduleTransaction {
-  /** A write enqueued unleased work (and notified other processes, at commit). */
+  /** A write enqueued unleased work (other processes are told after commit). */
   woke = false;
   /** One per write that appended events, in write order: published to this store's listeners after COMMIT. */
   readonly notices: EventsNotice[] = [];
@@ -16,7 +16,6 @@ export class PgTransaction implements StoreTransaction, ScheduleTransaction {
   constructor(
     private readonly execInTx: q.Exec,
     private readonly payloadThreshold: number,
-    private readonly wake: string,
   ) {}
 
   /** After COMMIT or ROLLBACK the client is back in the pool: a late call must not run on it. */
@@ -57,12 +56,16 @@ export class PgTransaction implements StoreTransaction, ScheduleTransaction {
     return q.releaseLease(this.#exec, workspaceId, runId, nodeId, token);
   }
 
+  releaseLeases(tokens: readonly string[]): Promise<Set<string>> {
+    return q.releaseLeases(this.#exec, tokens);
+  }
+
   releaseTimer(workspaceId: string, runId: string, timerId: string, token: string): Promise<boolean> {
     return q.releaseTimer(this.#exec, workspaceId, runId, timerId, token);
   }
 
   async write(write: RunWrite): Promise<void> {
-    const { wakes, notice } = await q.write(this.#exec, write, this.payloadThreshold, this.wake);
+    const { wakes, notice } = await q.write(this.#exec, write, this.payloadThreshold);
     if (wakes) this.woke = true;
     if (notice !== undefined) this.notices.push(notice);
     this.#eager.record(write, Date.now());

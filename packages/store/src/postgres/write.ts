@@ -10,10 +10,9 @@ import type { QueueWrite, RunWrite, StepWrite } from '../types.js';
  * - a node enqueued twice: the later item wins (and is the newer item);
  * - a node dequeued and enqueued: the enqueue replaces the item, so only the enqueue is sent;
  * - a timer set twice: the later due time; set and deleted: deleted.
- * `wake` is the NOTIFY payload, sent only when an unleased item is enqueued; `source` names the
- * sender of the events notice (sent when the write appends events).
+ * `wakes`: the write enqueued an unleased item (other processes' workers should hear of it).
  */
-export function writeParams(w: RunWrite, threshold: number, wake: string, source: string): { values: Record<string, unknown>; wakes: boolean } {
+export function writeParams(w: RunWrite, threshold: number): { values: Record<string, unknown>; wakes: boolean } {
   const { workspaceId: ws, runId } = w;
   const payloadIds: string[] = [];
   const payloadData: string[] = [];
@@ -94,8 +93,6 @@ export function writeParams(w: RunWrite, threshold: number, wake: string, source
       timer_id: [...timers.keys()],
       timer_due: [...timers.values()],
       timers_deleted: [...deleted],
-      wake: wakes ? wake : null,
-      source,
     },
   };
 }

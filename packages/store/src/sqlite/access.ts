@@ -186,11 +186,15 @@ export abstract class SqliteAccessStore implements AccessStore {
 
   // Audit log.
 
-  async appendAudit(entry: Omit<AuditEntry, 'id'>): Promise<void> {
-    const details = entry.details === undefined ? null : JSON.stringify(entry.details);
-    await this.accessWrite(() =>
-      this.#s.insertAudit.run(entry.workspaceId, entry.at, entry.actorType, entry.actorId, entry.action, entry.resourceType, entry.resourceId, details),
-    );
+  async appendAudit(entry: Omit<AuditEntry, 'id'> | ReadonlyArray<Omit<AuditEntry, 'id'>>): Promise<void> {
+    const entries = Array.isArray(entry) ? (entry as ReadonlyArray<Omit<AuditEntry, 'id'>>) : [entry as Omit<AuditEntry, 'id'>];
+    if (entries.length === 0) return;
+    await this.accessWrite(() => {
+      for (const item of entries) {
+        const details = item.details === undefined ? null : JSON.stringify(item.details);
+        this.#s.insertAudit.run(item.workspaceId, item.at, item.actorType, item.actorId, item.action, item.resourceType, item.resourceId, details);
+      }
+    });
   }
 
   listAudit(workspaceId: string, query: ListAuditQuery): Promise<Page<AuditEntry>> {

@@ -58,6 +58,7 @@ export class SqliteQueries {
       insertRun: async (run) => this.insertRun(run),
       readEvents: async (ws, runId, afterSeq) => this.readEvents(ws, runId, afterSeq),
       releaseLease: async (ws, runId, nodeId, token) => this.s.releaseLease.run(ws, runId, nodeId, token).changes === 1,
+      releaseLeases: async (tokens) => new Set(tokens.filter((token) => this.s.releaseLeaseByToken.run(token).changes === 1)),
       releaseTimer: async (ws, runId, timerId, token) => this.s.releaseTimer.run(ws, runId, timerId, token).changes === 1,
       write: async (write) => this.write(write),
     };
@@ -179,7 +180,7 @@ export class SqliteQueries {
     });
     if (w.events.length > 0) {
       const workflowId = w.workflowId ?? ((this.s.getRun.get(ws, runId) as Row | undefined)?.workflow_id as string | undefined) ?? '';
-      this.notifyEvents({ workspaceId: ws, runId, workflowId, seq: w.expectedSeq + w.events.length });
+      this.notifyEvents({ workspaceId: ws, runId, workflowId, seq: w.expectedSeq + w.events.length, ...(w.run === undefined ? {} : { status: w.run.status }) });
     }
     for (const step of w.steps) {
       const placed = placeOutput(step.output, this.payloadThreshold);

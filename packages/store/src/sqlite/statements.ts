@@ -58,6 +58,7 @@ export function prepareStatements(db: Database.Database) {
     ),
     dequeue: p('DELETE FROM queue WHERE workspace_id = ? AND run_id = ? AND node_id = ?'),
     releaseLease: p('DELETE FROM queue WHERE workspace_id = ? AND run_id = ? AND node_id = ? AND lease_token = ?'),
+    releaseLeaseByToken: p('DELETE FROM queue WHERE lease_token = ?'),
     markRunning: p(
       `UPDATE steps SET status = 'running', started_at = COALESCE(started_at, ?) WHERE workspace_id = ? AND run_id = ? AND node_id = ?`,
     ),
