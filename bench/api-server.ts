@@ -6,14 +6,13 @@
  * Environment:
  * - BENCH_DB: the SQLite file (already migrated)
  * - FLOWPILOT_API_KEY: bootstrapped like `flowpilot serve` does
- * - BENCH_WORKER_CONCURRENCY: the embedded worker's concurrency (default 16, the server's default)
+ * - BENCH_WORKER_CONCURRENCY: the embedded worker's concurrency (default 64, the server's default)
  * - BENCH_RATE_LIMIT: webhook requests a minute per client IP (default 1e9: one load generator on
  *   127.0.0.1 is every client here, and the server's default of 6,000 would answer 429 from 100 req/s)
  *
  * stdout protocol: `listening <url>` once it serves; `cpu <json>` after each `cpu` line read on
  * stdin (CPU time of the process so far, ms); `stopped <json>` after SIGTERM (graceful close).
  */
-import cluster from 'node:cluster';
 import { createInterface } from 'node:readline';
 import { createBuiltinRegistry } from '@flowpilot/nodes';
 import { createServer, type ServerStore } from '@flowpilot/server';
@@ -29,34 +28,6 @@ const cpuMs = (): number => {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1000;
 };
-
-// BENCH_PROCESSES=N (> 1): N server processes share the port and the SQLite file (node:cluster).
-const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 1);
-if (PROCESSES > 1 && cluster.isPrimary) {
-  cluster.schedulingPolicy = cluster.SCHED_NONE;
-  const workers = Array.from({ length: PROCESSES }, () => cluster.fork());
-  const urls = await Promise.all(workers.map((worker) => new Promise<string>((resolve) => worker.on('message', (message: { url?: string }) => message.url !== undefined && resolve(message.url)))));
-  const ask = (): Promise<number[]> =>
-    Promise.all(workers.map((worker) => new Promise<number>((resolve) => {
-      const onMessage = (message: { cpuMs?: number }): void => {
-        if (message.cpuMs === undefined) return;
-        worker.off('message', onMessage);
-        resolve(message.cpuMs);
-      };
-      worker.on('message', onMessage);
-      worker.send('cpu');
-    })));
-  createInterface({ input: process.stdin }).on('line', (line) => {
-    if (line.trim() === 'cpu') void ask().then((all) => process.stdout.write(`cpu ${JSON.stringify({ cpuMs: cpuMs() + all.reduce((a, b) => a + b, 0) })}\n`));
-  });
-  process.stdout.write(`listening ${urls[0]}\n`);
-  await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
-  const all = await ask();
-  for (const worker of workers) worker.process.kill('SIGTERM');
-  await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once('exit', resolve))));
-  process.stdout.write(`stopped ${JSON.stringify({ cpuMs: cpuMs() + all.reduce((a, b) => a + b, 0) })}\n`);
-  process.exit(0);
-}
 
 const sqlite = new SqliteStore({ filename: database });
 for (const pragma of (process.env.BENCH_SQLITE_PRAGMAS ?? '').split(';').map((item) => item.trim()).filter(Boolean)) sqlite.database.pragma(pragma);
@@ -86,27 +57,20 @@ const server = await createServer({
   registry: createBuiltinRegistry(),
   apiKey: process.env.FLOWPILOT_API_KEY,
   embeddedWorker: true,
-  workerConcurrency: Number(process.env.BENCH_WORKER_CONCURRENCY ?? 16),
+  workerConcurrency: Number(process.env.BENCH_WORKER_CONCURRENCY ?? 64),
   rateLimitPerMinute: Number(process.env.BENCH_RATE_LIMIT ?? 1e9),
 });
 const url = await server.listen(0, '127.0.0.1');
 
-if (!cluster.isWorker) createInterface({ input: process.stdin }).on('line', (line) => {
+createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() === 'cpu') process.stdout.write(`cpu ${JSON.stringify({ cpuMs: cpuMs(), rssMiB: process.memoryUsage().rss / 2 ** 20 })}\n`);
 });
 const stopped = new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
-if (cluster.isWorker) {
-  process.on('message', (message) => {
-    if (message === 'cpu') process.send!({ cpuMs: cpuMs() });
-  });
-  process.send!({ url });
-} else {
-  process.stdout.write(`listening ${url}\n`);
-}
+process.stdout.write(`listening ${url}\n`);
 await stopped;
 await server.close();
 await store.close();
-if (!cluster.isWorker) process.stdout.write(`stopped ${JSON.stringify({ cpuMs: cpuMs() })}\n`);
+process.stdout.write(`stopped ${JSON.stringify({ cpuMs: cpuMs() })}\n`);
 if (sqlCounts.size > 0) for (const [sql, n] of [...sqlCounts].sort((x, y) => y[1] - x[1])) process.stderr.write(`${String(n).padStart(9)}  ${sql}\n`);
 // process.exit so stdin (still open) cannot keep the process alive; --cpu-prof profiles are written on exit.
 process.exit(0);

@@ -32,7 +32,7 @@
  * The packages are imported from their builds (dist): run `npm run build` after changing sources.
  *
  * Environment (all optional): BENCH_CONNECTIONS=64  BENCH_DURATION=10  BENCH_WARMUP=3  BENCH_RATE=500
- * BENCH_RATE_CONNECTIONS=10  BENCH_WORKER_CONCURRENCY=16  BENCH_SCENARIOS=max,rate,paced
+ * BENCH_RATE_CONNECTIONS=10  BENCH_WORKER_CONCURRENCY=64  BENCH_SCENARIOS=max,rate,paced
  * BENCH_CPU_PROF=<dir>: the server runs with `--cpu-prof --cpu-prof-dir=<dir>`.
  * BENCH_SQLITE_PRAGMAS='wal_autocheckpoint=0;…': experiments only, applied to the server's connection.
  */
@@ -55,7 +55,7 @@ const DURATION_S = Number(env.BENCH_DURATION ?? 10);
 const WARMUP_S = Number(env.BENCH_WARMUP ?? 3);
 const RATE = Number(env.BENCH_RATE ?? 500);
 const RATE_CONNECTIONS = Number(env.BENCH_RATE_CONNECTIONS ?? 10);
-const WORKER_CONCURRENCY = Number(env.BENCH_WORKER_CONCURRENCY ?? 16);
+const WORKER_CONCURRENCY = Number(env.BENCH_WORKER_CONCURRENCY ?? 64);
 const SCENARIOS = new Set(list(env.BENCH_SCENARIOS, 'max,rate,paced'));
 const PROFILE_DIR = env.BENCH_CPU_PROF;
 const PRAGMAS = env.BENCH_SQLITE_PRAGMAS ?? '';

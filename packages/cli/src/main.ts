@@ -70,7 +70,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--port <port>', 'port (default PORT or 8080)')
     .option('--host <host>', 'interface to listen on', '0.0.0.0')
     .option('--no-worker', 'do not run steps in this process (API-only)')
-    .option('--concurrency <n>', 'embedded worker: steps run at once', '16')
+    .option('--concurrency <n>', 'embedded worker: steps run at once', '64')
     .action(async (options: { port?: string; host: string; worker: boolean; concurrency: string }) => {
       exitCode = await serveCommand(options, registry, io);
     });

@@ -145,10 +145,35 @@ export async function checkRunStart(context: ServerContext, start: RunStart): Pr
   await checkConcurrentRuns(context, start.workspaceId, limits);
 }
 
+/**
+ * A workspace's unfinished runs as last counted, plus the starts this process let through since.
+ * Far below the limit a fresh count (under {@link COUNT_TTL_MS} old) is good enough, so a webhook
+ * under load does not count the workspace's runs on every request; near it, every start counts.
+ */
+interface ActiveRunsCount {
+  count: number;
+  at: number;
+  startedSince: number;
+}
+
+const COUNT_TTL_MS = 200;
+/** Below this share of the limit the estimate decides; above it the store counts exactly. */
+const ESTIMATE_SHARE = 0.8;
+const activeRuns = new WeakMap<ServerContext, Map<string, ActiveRunsCount>>();
+
 /** 429 when the workspace already has its maximum of unfinished runs (queued, running, waiting or paused). */
 export async function checkConcurrentRuns(context: ServerContext, workspaceId: string, limits?: EffectiveLimits): Promise<void> {
   const { maxConcurrentRuns } = limits ?? (await limitsOf(context).effective(workspaceId));
+  let counts = activeRuns.get(context);
+  if (counts === undefined) activeRuns.set(context, (counts = new Map()));
+  const known = counts.get(workspaceId);
+  const now = Date.now();
+  if (known !== undefined && now - known.at < COUNT_TTL_MS && known.count + known.startedSince + 1 < maxConcurrentRuns * ESTIMATE_SHARE) {
+    known.startedSince += 1;
+    return;
+  }
   const active = await context.store.countActiveRuns(workspaceId, maxConcurrentRuns);
+  counts.set(workspaceId, { count: active, at: now, startedSince: 1 });
   if (active >= maxConcurrentRuns) {
     throw limitExceeded(429, 'maxConcurrentRuns', maxConcurrentRuns, `this workspace already has ${maxConcurrentRuns} runs queued or running; wait for some to finish`);
   }

@@ -114,7 +114,7 @@ export async function createServer(options: ServerOptions): Promise<FlowPilotSer
     worker = new Worker({
       engine,
       clock,
-      concurrency: options.workerConcurrency ?? 16,
+      concurrency: options.workerConcurrency ?? 64,
       loadWorkflow: storeWorkflowLoader(store),
       credentials: storeCredentials(store, options.secretKey),
       onAttempt: (info) => metrics.stepDuration.observe({ node_type: info.nodeType, outcome: info.outcome }, info.durationMs / 1000),

@@ -56,6 +56,8 @@ export interface WebhookRoute {
   mode: 'async' | 'sync';
   secret?: string;
   timeoutMs: number;
+  /** The workflow's latest version when the route was read (`findWebhook` joins it in). */
+  latestVersion?: number;
 }
 
 /** A schedule of an active workflow, with the tick it fires next. */

@@ -94,5 +94,6 @@ export function toWebhookRoute(row: Row): WebhookRoute {
     timeoutMs: row.timeout_ms as number,
   };
   if (row.secret !== null) route.secret = row.secret as string;
+  if (typeof row.latest_version === 'number') route.latestVersion = row.latest_version;
   return route;
 }

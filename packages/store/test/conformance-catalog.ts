@@ -134,16 +134,18 @@ export function registerCatalogTests(suite: Suite): void {
       const never = schedule('wf', 'a-never', null);
       await store().setWorkflowTriggers(WS, 'wf', true, [secret, plain], [zoned, never]);
       expect((await store().getWorkflow(WS, 'wf'))?.active).toBe(true);
-      expect(await store().findWebhook('POST', 'orders/new')).toEqual(secret);
-      expect(await store().findWebhook('GET', 'orders/new')).toEqual(plain);
+      // The route comes with its workflow's latest version (a webhook starts runs on it).
+      expect(await store().findWebhook('POST', 'orders/new')).toEqual({ ...secret, latestVersion: 1 });
+      expect(await store().findWebhook('GET', 'orders/new')).toEqual({ ...plain, latestVersion: 1 });
       expect(await store().findWebhook('PUT', 'orders/new')).toBeUndefined();
       expect(await store().findWebhook('POST', 'orders')).toBeUndefined();
       expect(await store().listSchedules(WS, 'wf')).toEqual([never, zoned]);
 
       // Replaced: the same route again (no conflict with itself), one route and schedule gone.
       const moved = schedule('wf', 'b-nightly', 2_000);
+      await save('wf', 'F2', { changed: true });
       await store().setWorkflowTriggers(WS, 'wf', true, [secret], [moved]);
-      expect(await store().findWebhook('POST', 'orders/new')).toEqual(secret);
+      expect(await store().findWebhook('POST', 'orders/new')).toEqual({ ...secret, latestVersion: 2 });
       expect(await store().findWebhook('GET', 'orders/new')).toBeUndefined();
       expect(await store().listSchedules(WS, 'wf')).toEqual([moved]);
       expect((await store().listWorkflows(WS, { limit: 10 })).items[0]?.active).toBe(true);

@@ -56,7 +56,7 @@ export async function serveCommand(options: { port?: string; host: string; worke
     store,
     registry,
     embeddedWorker: options.worker,
-    workerConcurrency: Number.parseInt(options.concurrency, 10) || 16,
+    workerConcurrency: Number.parseInt(options.concurrency, 10) || 64,
     apiKey: process.env.FLOWPILOT_API_KEY,
     logger: process.env.FLOWPILOT_LOG_LEVEL === undefined ? false : { level: process.env.FLOWPILOT_LOG_LEVEL },
   });

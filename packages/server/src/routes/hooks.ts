@@ -47,7 +47,7 @@ export async function hookRoutes(app: FastifyInstance, ctx: ServerContext, optio
       if (body instanceof Error) return sendProblem(reply, problem(400, 'INVALID_JSON', `request body is not valid JSON: ${body.message}`));
       const input = { body, query: request.query ?? {}, headers: inputHeaders(request) };
       // The version is looked up here (not in startRun) so the workspace's limits can see its plan.
-      const version = (await ctx.store.getWorkflow(route.workspaceId, route.workflowId))?.latestVersion;
+      const version = route.latestVersion ?? (await ctx.store.getWorkflow(route.workspaceId, route.workflowId))?.latestVersion;
       if (version !== undefined) {
         const plan = await ctx.engine.plans.get(route.workspaceId, route.workflowId, version);
         await checkRunStart(ctx, { workspaceId: route.workspaceId, input, nodes: plan.nodes.length });

@@ -41,7 +41,13 @@ export function workflowRoutes(app: FastifyInstance, ctx: ServerContext): void {
   });
 
   api.get('/workflows', {
-    schema: { tags, summary: 'List workflows', querystring: pageQuery.extend({ q: z.string().max(200).optional() }), response: { 200: z.object({ items: z.array(workflowSchema), nextCursor: z.string().optional() }), ...problemResponses } },
+    schema: {
+      tags,
+      summary: 'List workflows',
+      // U+0000 ends a LIKE pattern in SQLite (the search matched every workflow) and PostgreSQL refuses it: 400 on both.
+      querystring: pageQuery.extend({ q: z.string().max(200).refine((q) => !q.includes('\u0000'), 'must not contain U+0000').optional() }),
+      response: { 200: z.object({ items: z.array(workflowSchema), nextCursor: z.string().optional() }), ...problemResponses },
+    },
     handler: async (request) => {
       const { workspaceId } = callerOf(request);
       const page = await store.listWorkflows(workspaceId, { q: request.query.q, cursor: request.query.cursor, limit: request.query.limit });

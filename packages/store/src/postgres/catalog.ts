@@ -41,7 +41,10 @@ export const CATALOG_SQL = {
      SELECT @ws, @id, s.* FROM unnest(@schedule_node::text[], @schedule_cron::text[], @schedule_timezone::text[],
        @schedule_catch_up::text[], @schedule_next::bigint[]) AS s`,
   ),
-  findWebhook: sql('find_webhook', 'SELECT * FROM webhooks WHERE method = @method AND path = @path'),
+  findWebhook: sql(
+    'find_webhook',
+    'SELECT h.*, w.latest_version FROM webhooks h LEFT JOIN workflows w ON w.workspace_id = h.workspace_id AND w.id = h.workflow_id WHERE h.method = @method AND h.path = @path',
+  ),
   listSchedules: sql('list_schedules', 'SELECT * FROM schedules WHERE workspace_id = @ws AND workflow_id = @id ORDER BY node_id COLLATE "C"'),
   /** Due schedules, locked until commit; SKIP LOCKED: another process's firing transaction keeps its own. */
   takeDueSchedules: sql(

@@ -29,7 +29,7 @@ export class SqliteCatalog {
       deleteSchedules: p('DELETE FROM schedules WHERE workspace_id = ? AND workflow_id = ?'),
       setActive: p('UPDATE workflows SET active = ? WHERE workspace_id = ? AND id = ?'),
       insertWebhook: p('INSERT INTO webhooks (workspace_id, workflow_id, node_id, method, path, mode, secret, timeout_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-      findWebhook: p('SELECT * FROM webhooks WHERE method = ? AND path = ?'),
+      findWebhook: p('SELECT h.*, w.latest_version FROM webhooks h LEFT JOIN workflows w ON w.workspace_id = h.workspace_id AND w.id = h.workflow_id WHERE h.method = ? AND h.path = ?'),
       insertSchedule: p('INSERT INTO schedules (workspace_id, workflow_id, node_id, cron, timezone, catch_up, next_fire_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       listSchedules: p('SELECT * FROM schedules WHERE workspace_id = ? AND workflow_id = ? ORDER BY node_id'),
       dueSchedules: p('SELECT * FROM schedules WHERE next_fire_at IS NOT NULL AND next_fire_at <= ? ORDER BY next_fire_at LIMIT ?'),

@@ -21,6 +21,9 @@ import type { Statements } from './statements.js';
 
 export type { Row };
 
+/** Events per multi-row INSERT: most writes have 1–8; one prepared statement per row count. */
+const EVENTS_PER_INSERT = 16;
+
 export class SqliteQueries {
   #pendingWork = false;
   #eager = new EagerLeases();
@@ -171,13 +174,19 @@ export class SqliteQueries {
   write(w: RunWrite): void {
     const { workspaceId: ws, runId } = w;
     // The guard, also for a write without events: it may only follow the state its writer read.
-    if (this.s.bumpSeq.run(w.expectedSeq + w.events.length, ws, runId, w.expectedSeq).changes !== 1) {
-      throw new SequenceConflictError(runId, w.expectedSeq);
+    // A write that changes the run's columns does both in one statement.
+    const seq = w.expectedSeq + w.events.length;
+    let guarded: number;
+    if (w.run === undefined) {
+      guarded = this.s.bumpSeq.run(seq, ws, runId, w.expectedSeq).changes;
+    } else {
+      const placed = placeOutput(w.run.output, this.payloadThreshold);
+      const payloadId = placed.payload === null ? null : `run:${runId}`;
+      if (placed.payload !== null) this.s.upsertPayload.run(ws, payloadId, runId, placed.payload);
+      guarded = this.s.updateRun.run(seq, w.run.status, placed.inline, payloadId, toJson(w.run.error), w.run.startedAt ?? null, w.run.finishedAt ?? null, ws, runId, w.expectedSeq).changes;
     }
-    w.events.forEach((event, index) => {
-      const row = encodeEvent(event);
-      this.s.insertEvent.run(ws, runId, w.expectedSeq + index + 1, row.type, row.nodeId, row.at, row.data);
-    });
+    if (guarded !== 1) throw new SequenceConflictError(runId, w.expectedSeq);
+    this.#insertEvents(ws, runId, w.expectedSeq, w.events);
     if (w.events.length > 0) {
       const workflowId = w.workflowId ?? ((this.s.getRun.get(ws, runId) as Row | undefined)?.workflow_id as string | undefined) ?? '';
       this.notifyEvents({ workspaceId: ws, runId, workflowId, seq: w.expectedSeq + w.events.length, ...(w.run === undefined ? {} : { status: w.run.status }) });
@@ -220,11 +229,18 @@ export class SqliteQueries {
     for (const timer of w.timersSet) this.s.upsertTimer.run(ws, runId, timer.timerId, timer.dueAt);
     for (const timerId of w.timersDeleted) this.s.deleteTimer.run(ws, runId, timerId);
     this.#eager.record(w, Date.now());
-    if (w.run !== undefined) {
-      const placed = placeOutput(w.run.output, this.payloadThreshold);
-      const payloadId = placed.payload === null ? null : `run:${runId}`;
-      if (placed.payload !== null) this.s.upsertPayload.run(ws, payloadId, runId, placed.payload);
-      this.s.updateRun.run(w.run.status, placed.inline, payloadId, toJson(w.run.error), w.run.startedAt ?? null, w.run.finishedAt ?? null, ws, runId);
+  }
+
+  /** A write's events, up to {@link EVENTS_PER_INSERT} rows per statement. */
+  #insertEvents(ws: string, runId: string, afterSeq: number, events: RunWrite['events']): void {
+    for (let from = 0; from < events.length; from += EVENTS_PER_INSERT) {
+      const chunk = events.slice(from, from + EVENTS_PER_INSERT);
+      const values: unknown[] = [];
+      chunk.forEach((event, index) => {
+        const row = encodeEvent(event);
+        values.push(ws, runId, afterSeq + from + index + 1, row.type, row.nodeId, row.at, row.data);
+      });
+      this.s.insertEvents(chunk.length).run(...values);
     }
   }
 

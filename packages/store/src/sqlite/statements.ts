@@ -10,6 +10,7 @@ export interface Statement {
 
 export function prepareStatements(db: Database.Database) {
   const p = (sql: string): Statement => db.prepare(sql);
+  const insertEvents = new Map<number, Statement>();
   return {
     getWorkflow: p('SELECT * FROM workflows WHERE workspace_id = ? AND id = ?'),
     insertWorkflow: p(
@@ -30,10 +31,18 @@ export function prepareStatements(db: Database.Database) {
     ),
     bumpSeq: p('UPDATE runs SET last_seq = ? WHERE workspace_id = ? AND id = ? AND last_seq = ?'),
     updateRun: p(
-      `UPDATE runs SET status = ?, output = ?, output_payload_id = ?, error = ?, started_at = COALESCE(?, started_at), finished_at = ?
-       WHERE workspace_id = ? AND id = ?`,
+      `UPDATE runs SET last_seq = ?, status = ?, output = ?, output_payload_id = ?, error = ?, started_at = COALESCE(?, started_at), finished_at = ?
+       WHERE workspace_id = ? AND id = ? AND last_seq = ?`,
     ),
-    insertEvent: p('INSERT INTO events (workspace_id, run_id, seq, type, node_id, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    /** `INSERT INTO events` of `rows` rows (prepared once per row count). */
+    insertEvents: (rows: number): Statement => {
+      let statement = insertEvents.get(rows);
+      if (statement === undefined) {
+        statement = p(`INSERT INTO events (workspace_id, run_id, seq, type, node_id, at, data) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`);
+        insertEvents.set(rows, statement);
+      }
+      return statement;
+    },
     readEvents: p('SELECT seq, type, data FROM events WHERE workspace_id = ? AND run_id = ? AND seq > ? ORDER BY seq'),
     upsertStep: p(
       `INSERT INTO steps (workspace_id, run_id, node_id, status, attempts, output, output_payload_id, error, started_at, finished_at)
