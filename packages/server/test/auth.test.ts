@@ -209,7 +209,7 @@ describeBackends('identity', await postgresUnavailable(), (backend: Backend) => 
     });
 
     test('without a secret key: setup and login answer 503 SECRET_KEY_REQUIRED, access tokens 401, API keys still work', async () => {
-      const bare = await startTestServer({}, backend);
+      const bare = await startTestServer({ secretKey: undefined }, backend);
       try {
         await expectProblem(await as(bare, undefined, '/api/v1/auth/login', { method: 'POST', json: { email: owner.email, password: PASSWORD } }), 503, 'SECRET_KEY_REQUIRED');
         await expectProblem(await as(bare, undefined, '/api/v1/setup', { method: 'POST', json: { email: `x-${tag()}@example.com`, password: PASSWORD } }), 503, 'SECRET_KEY_REQUIRED');

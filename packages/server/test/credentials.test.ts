@@ -169,7 +169,7 @@ describeBackends('credentials API', await postgresUnavailable(), (backend: Backe
 describeBackends('credentials API without a secret key', await postgresUnavailable(), (backend: Backend) => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer({ registry: testRegistry() }, backend);
+    t = await startTestServer({ registry: testRegistry(), secretKey: undefined }, backend);
   });
   afterAll(() => t?.close());
 

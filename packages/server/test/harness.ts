@@ -7,6 +7,11 @@
  * suite once per backend; PostgreSQL needs a server at FLOWPILOT_TEST_DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/test): without one the suite fails under CI=true and is
  * skipped loudly otherwise.
+ *
+ * Every backend has a secret key, which its servers get unless a test passes `secretKey` itself
+ * (`secretKey: undefined` for a server without one): like `flowpilot serve`, whose embedded mode
+ * always has a key and whose processes on one PostgreSQL database share one, so credentials and
+ * access tokens made by one server are good on the others.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +22,7 @@ import { afterAll, describe, test } from 'vitest';
 import { createBuiltinRegistry } from '@flowpilot/nodes';
 import { createServer, type FlowPilotServer, type ServerOptions, type ServerStore } from '@flowpilot/server';
 import { PostgresStore, SqliteStore } from '@flowpilot/store';
+import { toSecretKey, type SecretKey } from '@flowpilot/vault';
 
 export const API_KEY = 'fp_test_key_for_the_api_suite';
 export const DATABASE_URL = process.env.FLOWPILOT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -24,11 +30,16 @@ export const DATABASE_URL = process.env.FLOWPILOT_TEST_DATABASE_URL ?? 'postgres
 // Closing a server drains its worker: a test's leftover steps must not hold it for the default 30 s.
 process.env.FLOWPILOT_DRAIN_MS ??= '2000';
 
+/** A fresh random secret key, as FLOWPILOT_SECRET_KEY would give. */
+export const newSecretKey = (): SecretKey => toSecretKey(randomBytes(32), 'env');
+
 export type BackendKind = 'sqlite' | 'postgres';
 
 /** One database: stores opened on it see each other's data. */
 export interface Backend {
   kind: BackendKind;
+  /** The secret key its servers get by default (FLOWPILOT_SECRET_KEY). */
+  secretKey: SecretKey;
   /** A new, migrated store on this backend's database. */
   openStore(): Promise<ServerStore>;
   /** Removes the database (the SQLite directory, the PostgreSQL schema). */
@@ -39,6 +50,7 @@ export function sqliteBackend(): Backend {
   const directory = mkdtempSync(join(tmpdir(), 'flowpilot-api-'));
   return {
     kind: 'sqlite',
+    secretKey: newSecretKey(),
     async openStore() {
       const store = new SqliteStore({ filename: join(directory, 'db.sqlite') }) as unknown as ServerStore;
       await store.migrate();
@@ -56,6 +68,7 @@ export function postgresBackend(prefix = 'fp_api'): Backend & { schema: string }
   return {
     kind: 'postgres',
     schema,
+    secretKey: newSecretKey(),
     async openStore() {
       // The PostgreSQL catalog (CatalogStore) is being written: until it lands the cast hides its absence.
       const store = new PostgresStore({ connectionString: DATABASE_URL, schema }) as unknown as ServerStore;
@@ -148,15 +161,18 @@ export interface TestServer {
 
 /**
  * A server on `backend` (default: a SQLite file of its own). Each server opens its own store, so
- * two servers on one PostgreSQL backend behave like two processes sharing a database.
+ * two servers on one PostgreSQL backend behave like two processes sharing a database. The server
+ * gets the backend's secret key unless `options` names `secretKey` (even as undefined).
  */
 export async function startTestServer(options: Partial<ServerOptions> = {}, backend?: Backend): Promise<TestServer> {
   const owned = backend === undefined ? sqliteBackend() : undefined;
-  const store = await (backend ?? owned!).openStore();
+  const database = backend ?? owned!;
+  const store = await database.openStore();
+  const secretKey = Object.hasOwn(options, 'secretKey') ? options.secretKey : database.secretKey;
   let server: FlowPilotServer;
   let url: string;
   try {
-    server = await createServer({ store, registry: createBuiltinRegistry(), apiKey: API_KEY, schedulerIntervalMs: 50, ...options });
+    server = await createServer({ store, registry: createBuiltinRegistry(), apiKey: API_KEY, schedulerIntervalMs: 50, ...options, secretKey });
     url = await server.listen(0, '127.0.0.1');
   } catch (error) {
     await store.close().catch(() => undefined);
