@@ -3,7 +3,7 @@
  * cancel, retry), each one store transaction. Workers, the CLI and (later) the API server call it;
  * any number of processes may, concurrently, on one database.
  */
-import { randomUUID } from 'node:crypto';
+import { v7 as timeOrderedUuid } from 'uuid';
 import { FINISHED_RUN_STATUSES, FlowPilotError, planWorkflow, type NodeRegistry, type Plan, type RunEvent } from '@flowpilot/engine';
 import { outcomeEvent, systemClock, TurnBatcher, type AttemptOutcome, type Clock } from '@flowpilot/runtime';
 import { DEFAULT_WORKSPACE_ID, type DueTimer, type RunRecord, type ScheduleRecord, type ScheduleTransaction, type Store, type StoreTransaction, type WorkflowVersionRecord } from '@flowpilot/store';
@@ -100,7 +100,16 @@ export class DurableEngine {
     await this.plans.get(workspaceId, options.workflowId, version); // fails early on a missing version
     await this.#limits.load(workspaceId, options.workflowId);
     await this.runLimits.load(workspaceId);
-    return this.#starts.add({ ...options, workspaceId, version, runId: options.runId ?? randomUUID() });
+    return this.#starts.add({ ...options, workspaceId, version, runId: options.runId ?? this.#newRunId() });
+  }
+
+  /**
+   * A new run id: a UUIDv7, so runs created together sort together. Their rows (runs, steps,
+   * events, queue: all keyed by run id) then land on the same B-tree pages, and a commit of many
+   * new runs dirties — and writes to the WAL — a few pages instead of one per run per index.
+   */
+  #newRunId(): string {
+    return timeOrderedUuid({ msecs: this.#clock.now() });
   }
 
   /**
@@ -153,7 +162,7 @@ export class DurableEngine {
         const workflow = await this.store.getWorkflow(schedule.workspaceId, schedule.workflowId);
         if (workflow === undefined) continue;
         await this.runLimits.load(schedule.workspaceId);
-        const runId = randomUUID();
+        const runId = this.#newRunId();
         const input = { scheduledFor: new Date(schedule.nextFireAt ?? now).toISOString(), firedAt: new Date(now).toISOString() };
         await this.#createRun(tx, notices, { workspaceId: schedule.workspaceId, workflowId: schedule.workflowId, version: workflow.latestVersion, runId, input }, now);
         started.push({ runId, schedule });
