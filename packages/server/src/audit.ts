@@ -35,7 +35,7 @@ export class AuditWriter {
   readonly #batches: TurnBatcher<Omit<AuditEntry, 'id'>, void>;
 
   constructor(store: Pick<AccessStore, 'appendAudit'>) {
-    this.#batches = new TurnBatcher(async (entries) => {
+    this.#batches = new TurnBatcher<Omit<AuditEntry, 'id'>, void>(async (entries) => {
       await store.appendAudit(entries);
       return entries.map(() => undefined);
     });

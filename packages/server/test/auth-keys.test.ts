@@ -100,6 +100,14 @@ describeBackends('API keys', await postgresUnavailable(), (backend: Backend) => 
     await expectProblem(await as(t, other.key, '/api/v1/workflows'), 401, 'UNAUTHENTICATED');
     expect((await list(ownerToken)).find((key) => key.id === other.id)?.revokedAt).toEqual(expect.any(String));
 
+    // A leaked weaker key of the same user cannot revoke a stronger one; a key of equal level can.
+    const strong = await createKey(t, editor.tokens.accessToken, ['write'], workspaceId);
+    const weak = await createKey(t, editor.tokens.accessToken, ['read'], workspaceId);
+    await expectForbidden(await as(t, weak.key, `/api/v1/keys/${strong.id}`, { method: 'DELETE' }), 'write');
+    await expectJson(await as(t, strong.key, '/api/v1/workflows'), 200);
+    expect((await as(t, strong.key, `/api/v1/keys/${weak.id}`, { method: 'DELETE' })).status).toBe(204);
+    await expectProblem(await as(t, weak.key, '/api/v1/workflows'), 401, 'UNAUTHENTICATED');
+
     const actions = (await t.store.listAudit(workspaceId, { limit: 50 })).items.filter((entry) => entry.resourceType === 'api_key').map((entry) => `${entry.action} ${entry.actorId}`);
     expect(actions).toEqual(expect.arrayContaining([`key.create ${editor.userId}`, `key.revoke ${editor.userId}`, `key.revoke ${ownerId}`]));
   });

@@ -11,6 +11,7 @@ import type { RunResult } from '@flowpilot/runtime';
 import { ExitCode, type CliIo } from '../io.js';
 import { formatProgress, formatRunSummary } from '../output.js';
 import { fileWorkflowLoader } from '../workflow-file.js';
+import { workspaceRunLimits } from './run-limits.js';
 import { loadStepSecretKey } from './secrets.js';
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
@@ -26,7 +27,7 @@ export async function durableRunCommand(
 ): Promise<number> {
   const secretKey = loadStepSecretKey(io);
   const store = await openStore();
-  const engine = new DurableEngine({ store, registry });
+  const engine = new DurableEngine({ store, registry, runLimits: workspaceRunLimits(store) });
   const source = resolve(file);
   const worker = new Worker({
     engine,

@@ -1,6 +1,7 @@
 /** `flowpilot migrate`, `flowpilot prune` and `flowpilot worker`: commands that work on the store. */
 import { openStore } from '@flowpilot/store';
 import { DurableEngine, storeCredentials, storeWorkflowLoader, Worker } from '@flowpilot/worker';
+import { workspaceRunLimits } from './run-limits.js';
 import type { NodeRegistry } from '@flowpilot/engine';
 import { parseDuration } from '../duration.js';
 import { ExitCode, type CliIo } from '../io.js';
@@ -44,7 +45,7 @@ export async function workerCommand(options: { concurrency: string; retention?: 
   const retentionMs = retention === undefined ? undefined : parseDuration(retention, '--retention');
   const secretKey = loadStepSecretKey(io);
   const store = await openStore();
-  const engine = new DurableEngine({ store, registry });
+  const engine = new DurableEngine({ store, registry, runLimits: workspaceRunLimits(store) });
   const worker = new Worker({
     engine,
     concurrency,

@@ -94,6 +94,12 @@ export function keyRoutes(app: FastifyInstance, ctx: ServerContext): void {
       const key = await store.getApiKey(caller.workspaceId, request.params.id);
       // Someone else's key is as invisible as a missing one (ids cannot be probed).
       if (key === undefined || !mayManage(caller, key)) throw new HttpProblem(404, 'KEY_NOT_FOUND', `API key "${request.params.id}" not found`);
+      // A key may not revoke a more powerful key of its user: a leaked read key must not be able to
+      // lock its owner out. The person (logged in) may always revoke their own keys.
+      const keyLevel = scopeLevel(key.scopes) ?? 'read';
+      if (caller.actorType === 'api_key' && !allows(caller.level, keyLevel)) {
+        throw new HttpProblem(403, 'FORBIDDEN', `revoking a "${keyLevel}" key needs the "${keyLevel}" level; this key has "${caller.level}"`, { requiredLevel: keyLevel, level: caller.level });
+      }
       if (await store.revokeApiKey(caller.workspaceId, key.id, ctx.now())) {
         await audit(request, ctx, caller, { action: 'key.revoke', resourceType: 'api_key', resourceId: key.id, details: { name: key.name } });
       }
