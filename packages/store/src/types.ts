@@ -98,6 +98,8 @@ export interface ClaimedStep {
   claims: number;
   /** When this claim was made (the attempt's `step.started` time). */
   claimedAt: number;
+  /** The run's input (the claim reads the run row anyway: the attempt need not read it again). */
+  input?: unknown;
 }
 
 /** A queue item to create: a ready step attempt, optionally leased at once to the committer. */

@@ -69,6 +69,7 @@ export class DurableEngine {
   readonly stepBudgets = new StepBudgets();
   readonly #starts = new TurnBatcher<PreparedStart, RunRecord>((batch) => this.#startBatch(batch));
   #local: LocalWorker | undefined;
+  readonly #timerWatchers = new Set<(dueAt: number) => void>();
 
   constructor(options: DurableEngineOptions) {
     this.#onCommitted = options.onCommitted;
@@ -110,6 +111,14 @@ export class DurableEngine {
    */
   #newRunId(): string {
     return timeOrderedUuid({ msecs: this.#clock.now() });
+  }
+
+  /** Calls `watcher` after each commit of this process that set timers, with the earliest due time. */
+  watchTimers(watcher: (dueAt: number) => void): () => void {
+    this.#timerWatchers.add(watcher);
+    return () => {
+      this.#timerWatchers.delete(watcher);
+    };
   }
 
   /**
@@ -334,7 +343,12 @@ export class DurableEngine {
       this.states.clear();
       throw error;
     }
-    if (notices.length > 0) this.#onCommitted?.(notices);
+    if (notices.length > 0) {
+      this.#onCommitted?.(notices);
+      let dueAt = Infinity;
+      for (const notice of notices) if (notice.timerDueAt !== undefined && notice.timerDueAt < dueAt) dueAt = notice.timerDueAt;
+      if (dueAt !== Infinity) for (const watcher of this.#timerWatchers) watcher(dueAt);
+    }
     return result;
   }
 }

@@ -4,30 +4,33 @@
  * completion of that workflow would otherwise queue on.
  */
 import type { Store } from '@flowpilot/store';
+import { TtlCache } from './ttl-cache.js';
 
 const TTL_MS = 1000;
 
 export class WorkflowLimits {
-  readonly #entries = new Map<string, { limit: number | null; at: number }>();
+  readonly #limits = new TtlCache<number | null>(TTL_MS);
 
   constructor(private readonly store: Store) {}
 
   /** Refreshes the cached limit when older than a second. */
   async load(workspaceId: string, workflowId: string): Promise<void> {
-    const key = `${workspaceId}\u0000${workflowId}`;
-    const entry = this.#entries.get(key);
-    if (entry !== undefined && Date.now() - entry.at < TTL_MS) return;
-    const workflow = await this.store.getWorkflow(workspaceId, workflowId).catch(() => undefined);
-    this.#entries.set(key, { limit: workflow?.maxConcurrentRuns ?? null, at: Date.now() });
-    if (this.#entries.size > 10_000) this.#entries.delete(this.#entries.keys().next().value!);
+    await this.#limits.refresh(key(workspaceId, workflowId), async () => {
+      const workflow = await this.store.getWorkflow(workspaceId, workflowId).catch(() => undefined);
+      return workflow?.maxConcurrentRuns ?? null;
+    });
   }
 
   /** The cached limit: null = none; undefined = unknown (treat as limited and look under lock). */
   cached(workspaceId: string, workflowId: string): number | null | undefined {
-    return this.#entries.get(`${workspaceId}\u0000${workflowId}`)?.limit;
+    return this.#limits.get(key(workspaceId, workflowId));
   }
 
   forget(workspaceId: string, workflowId: string): void {
-    this.#entries.delete(`${workspaceId}\u0000${workflowId}`);
+    this.#limits.delete(key(workspaceId, workflowId));
   }
+}
+
+function key(workspaceId: string, workflowId: string): string {
+  return `${workspaceId}\u0000${workflowId}`;
 }

@@ -11,6 +11,7 @@
  * concurrency limits: a step costs no store round trip for them.
  */
 import { FlowPilotError, type ErrorInfo, type Plan } from '@flowpilot/engine';
+import { TtlCache } from './ttl-cache.js';
 
 /** The limits the worker enforces (the server resolves defaults and workspace overrides). */
 export interface RunLimits {
@@ -24,23 +25,20 @@ export type RunLimitsSource = (workspaceId: string) => Promise<RunLimits>;
 const TTL_MS = 1000;
 
 export class RunLimitsCache {
-  readonly #entries = new Map<string, { limits: RunLimits; at: number }>();
+  readonly #limits = new TtlCache<RunLimits>(TTL_MS);
 
   constructor(private readonly source: RunLimitsSource | undefined) {}
 
   /** Refreshes the workspace's limits when older than a second (a failed read keeps the last known). */
   async load(workspaceId: string): Promise<void> {
-    if (this.source === undefined) return;
-    const entry = this.#entries.get(workspaceId);
-    if (entry !== undefined && Date.now() - entry.at < TTL_MS) return;
-    const limits = await this.source(workspaceId).catch(() => entry?.limits ?? {});
-    this.#entries.set(workspaceId, { limits, at: Date.now() });
-    if (this.#entries.size > 10_000) this.#entries.delete(this.#entries.keys().next().value!);
+    const source = this.source;
+    if (source === undefined) return;
+    await this.#limits.refresh(workspaceId, (previous) => source(workspaceId).catch(() => previous ?? {}));
   }
 
   /** The last known limits of the workspace (none before the first `load`). */
   cached(workspaceId: string): RunLimits {
-    return this.#entries.get(workspaceId)?.limits ?? {};
+    return this.#limits.get(workspaceId) ?? {};
   }
 }
 

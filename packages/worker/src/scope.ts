@@ -29,7 +29,7 @@ export async function loadScopeSource(
   store: Store,
   states: RunStateCache,
   inputs: Map<string, unknown>,
-  step: { workspaceId: string; runId: string; inputs: readonly string[] },
+  step: { workspaceId: string; runId: string; inputs: readonly string[]; input?: unknown },
   plan: Plan,
   node: PlannedNode,
 ): Promise<ScopeSource> {
@@ -41,7 +41,8 @@ export async function loadScopeSource(
   }
   let input = inputs.get(step.runId);
   if (input === undefined) {
-    input = deepFreeze((await store.getRun(step.workspaceId, step.runId))?.input ?? {});
+    // A claim brings the run's input along; an eager lease's run is usually cached.
+    input = deepFreeze(step.input !== undefined ? step.input : ((await store.getRun(step.workspaceId, step.runId))?.input ?? {}));
     inputs.set(step.runId, input);
     if (inputs.size > 1000) inputs.delete(inputs.keys().next().value!);
   }

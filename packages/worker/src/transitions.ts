@@ -39,6 +39,8 @@ export interface TransitionNotice {
   status: RunState['status'];
   statusBefore: RunState['status'];
   finished: boolean;
+  /** The earliest due time of the timers this transition set, if it set any. */
+  timerDueAt?: number;
 }
 
 export interface TransitionOptions {
@@ -159,6 +161,7 @@ export class RunTransitions {
       status: state.status,
       statusBefore,
       finished,
+      ...(timersSet.length === 0 ? {} : { timerDueAt: Math.min(...timersSet.map((timer) => timer.dueAt)) }),
     });
     run.lastSeq += events.length;
     this.states.advance(run.id, run.lastSeq);

@@ -81,6 +81,15 @@ export class Worker {
    */
   #workNotices = 1;
   #drainedAt = 0;
+  /**
+   * When the next timer is due, as last read (undefined: no timer; null: unknown, read it). Kept
+   * between loop turns instead of read on each: this process's commits report the timers they set,
+   * and a poll timeout forgets it (timers other processes set).
+   */
+  #timerDue: number | undefined | null = null;
+  /** Timers this process's commits set while the due time was being read. */
+  #timersSetDuringRead: number | undefined;
+  #unwatchTimers: (() => void) | undefined;
 
   constructor(options: WorkerOptions) {
     this.#options = options;
@@ -98,17 +107,31 @@ export class Worker {
     return this.#running.size;
   }
 
-  /** Attempts still running (not yet finished). */
+  /**
+   * Slots in use: attempts still running, plus finished ones waiting to be recorded beyond
+   * `concurrency` of them. Up to that many, waiting outcomes hold no slot (their commit may lease
+   * the steps they make ready); past it the committer is the bottleneck, and claiming more would
+   * only grow its batches and the runs in flight.
+   */
   #busy(): number {
-    let busy = 0;
-    for (const entry of this.#running.values()) if (entry.finished !== true) busy += 1;
-    return busy;
+    let running = 0;
+    let recording = 0;
+    for (const entry of this.#running.values()) {
+      if (entry.finished === true) recording += 1;
+      else running += 1;
+    }
+    return running + Math.max(0, recording - this.#concurrency);
   }
 
   start(): void {
     if (this.#loop !== undefined) return;
     this.#unsubscribe = this.#engine.store.onWork(() => {
       this.#workNotices += 1;
+      this.#wakeUp();
+    });
+    this.#unwatchTimers = this.#engine.watchTimers((dueAt) => {
+      this.#timersSetDuringRead = earliest(this.#timersSetDuringRead, dueAt);
+      if (this.#timerDue !== null) this.#timerDue = earliest(this.#timerDue, dueAt);
       this.#wakeUp();
     });
     // Runs started in this process hand their first steps straight to this worker.
@@ -144,6 +167,7 @@ export class Worker {
     await this.#committing;
     clearInterval(this.#heartbeat);
     this.#unsubscribe?.();
+    this.#unwatchTimers?.();
   }
 
   async #run(): Promise<void> {
@@ -160,9 +184,11 @@ export class Worker {
           // Fewer than asked for: the queue had no more; claim again after the next notice.
           if (!busy) this.#drainedAt = seen;
         }
-        // Claiming timers is a write; look (a read) first whether any is due.
-        const due = await this.#engine.store.nextTimerDue();
+        // Claiming timers is a write; look (a read, or the remembered due time) first whether any is due.
+        const due = await this.#nextTimerDue();
         const timers = due !== undefined && due <= now ? await this.#engine.store.claimDueTimers({ owner: this.owner, limit: 100, leaseMs: this.#leaseMs, now }) : [];
+        // Claimed or not (another worker may have taken them), the next due time has changed.
+        if (due !== undefined && due <= now) this.#timerDue = null;
         if (timers.length > 0) {
           for (const step of await this.#withLeases((lease) => this.#engine.fireTimers(timers, lease))) this.#launch(step);
           busy = true;
@@ -182,7 +208,7 @@ export class Worker {
     }
     let wait = this.#pollMs;
     try {
-      const due = await this.#engine.store.nextTimerDue();
+      const due = await this.#nextTimerDue();
       if (due !== undefined) wait = Math.max(0, Math.min(wait, due - this.#clock.now()));
     } catch (error) {
       this.#reportError(error);
@@ -193,8 +219,10 @@ export class Worker {
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        // Work no notice announces (another SQLite process's, an expired lease) is found by polling.
+        // Work no notice announces (another SQLite process's, an expired lease, another process's
+        // timers) is found by polling.
         this.#workNotices += 1;
+        this.#timerDue = null;
         resolve();
       }, wait);
       this.#wake = () => {
@@ -204,6 +232,16 @@ export class Worker {
     });
     this.#wake = undefined;
     this.#wakePending = false;
+  }
+
+  async #nextTimerDue(): Promise<number | undefined> {
+    if (this.#timerDue === null) {
+      this.#timersSetDuringRead = undefined;
+      const read = await this.#engine.store.nextTimerDue();
+      // A commit during the read may have set an earlier timer than the read saw.
+      this.#timerDue = earliest(read, this.#timersSetDuringRead);
+    }
+    return this.#timerDue;
   }
 
   #wakeUp(): void {
@@ -367,4 +405,11 @@ export class Worker {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The earlier of two due times (undefined: none). */
+function earliest(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
 }

@@ -175,6 +175,7 @@ export async function claimSteps(exec: Exec, options: ClaimOptions): Promise<Cla
     lease: { owner: row.lease_owner as string, token: row.lease_token as string, expiresAt: row.lease_expires_at as number },
     claims: row.claims as number,
     claimedAt: row.claimed_at as number,
+    input: fromJson(row.input as string | null) ?? {},
   }));
 }
 

@@ -101,7 +101,9 @@ export const WRITE = sql(
 );
 
 /**
- * `Store.claimSteps`: lease up to @limit claimable items, highest priority first, then oldest (id).
+ * `Store.claimSteps`: lease up to @limit claimable items, highest priority first, then by run id
+ * (run ids are time-ordered UUIDv7: the oldest run's steps first, so started runs finish before
+ * new ones start), then oldest item (id).
  */
 export const CLAIM = sql(
   'claim',
@@ -111,15 +113,15 @@ export const CLAIM = sql(
    --    LOCKED: an item another claimer is taking is passed over, never waited for (and never
    --    returned twice: a row claimed since this statement's snapshot fails the recheck).
    fresh AS (
-     SELECT id, priority FROM queue WHERE lease_expires_at = 0
-     ORDER BY priority DESC, id LIMIT @limit::int FOR UPDATE SKIP LOCKED
+     SELECT id, priority, run_id FROM queue WHERE lease_expires_at = 0
+     ORDER BY priority DESC, run_id, id LIMIT @limit::int FOR UPDATE SKIP LOCKED
    ),
    expired AS (
-     SELECT id, priority FROM queue WHERE lease_expires_at <> 0 AND lease_expires_at <= @now::bigint
-     ORDER BY priority DESC, id LIMIT @limit FOR UPDATE SKIP LOCKED
+     SELECT id, priority, run_id FROM queue WHERE lease_expires_at <> 0 AND lease_expires_at <= @now::bigint
+     ORDER BY priority DESC, run_id, id LIMIT @limit FOR UPDATE SKIP LOCKED
    ),
    picked AS (
-     SELECT id FROM (SELECT * FROM fresh UNION ALL SELECT * FROM expired) candidates ORDER BY priority DESC, id LIMIT @limit
+     SELECT id FROM (SELECT * FROM fresh UNION ALL SELECT * FROM expired) candidates ORDER BY priority DESC, run_id, id LIMIT @limit
    ),
    -- 2. The lease: owner, a token unique to this claim (owner:id:claims), expiry, claim count and time.
    claimed AS (
@@ -145,8 +147,8 @@ export const CLAIM = sql(
      UPDATE steps s SET status = 'running', started_at = COALESCE(s.started_at, @now)
      FROM marking m WHERE s.workspace_id = m.workspace_id AND s.run_id = m.run_id AND s.node_id = m.node_id
    )
-   -- 4. The claims with their run's workflow and version, in claim order.
-   SELECT c.*, r.workflow_id, r.version FROM claimed c
+   -- 4. The claims with their run's workflow, version and input, in claim order.
+   SELECT c.*, r.workflow_id, r.version, r.input FROM claimed c
      JOIN runs r ON r.workspace_id = c.workspace_id AND r.id = c.run_id
-   ORDER BY c.priority DESC, c.id`,
+   ORDER BY c.priority DESC, c.run_id, c.id`,
 );

@@ -247,7 +247,7 @@ export class SqliteQueries {
   claimSteps(options: ClaimOptions): ClaimedStep[] {
     const rows = this.s.claim.all({ owner: options.owner, expires: options.now + options.leaseMs, now: options.now, limit: options.limit }) as Row[];
     // RETURNING order is unspecified: hand the items back in claim order.
-    rows.sort((a, b) => (b.priority as number) - (a.priority as number) || (a.id as number) - (b.id as number));
+    rows.sort((a, b) => (b.priority as number) - (a.priority as number) || compareText(a.run_id as string, b.run_id as string) || (a.id as number) - (b.id as number));
     return rows.map((row) => {
       const ws = row.workspace_id as string;
       const runId = row.run_id as string;
@@ -265,6 +265,7 @@ export class SqliteQueries {
         lease: { owner: row.lease_owner as string, token: row.lease_token as string, expiresAt: row.lease_expires_at as number },
         claims: row.claims as number,
         claimedAt: row.claimed_at as number,
+        input: fromJson(run.input as string | null) ?? {},
       };
     });
   }
@@ -298,4 +299,9 @@ export class SqliteQueries {
     }
     return runs.length;
   }
+}
+
+/** Byte order, as SQLite's default collation compares TEXT. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

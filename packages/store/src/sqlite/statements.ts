@@ -74,7 +74,7 @@ export function prepareStatements(db: Database.Database) {
     claim: p(
       `UPDATE queue SET lease_owner = @owner, lease_token = @owner || ':' || id || ':' || (claims + 1),
          lease_expires_at = @expires, claims = claims + 1, claimed_at = @now
-       WHERE id IN (SELECT id FROM queue WHERE lease_expires_at <= @now ORDER BY priority DESC, id LIMIT @limit)
+       WHERE id IN (SELECT id FROM queue WHERE lease_expires_at <= @now ORDER BY priority DESC, run_id, id LIMIT @limit)
        RETURNING id, priority, workspace_id, run_id, node_id, attempt, inputs, lease_owner, lease_token, lease_expires_at, claims, claimed_at`,
     ),
     shiftLease: p('UPDATE queue SET lease_expires_at = ? WHERE lease_token = ? AND lease_expires_at = ?'),
