@@ -114,7 +114,7 @@ export function registerCatalogRunTests(suite: Suite): void {
         await expect(commit(suite.store(), 'r', { expectedSeq: 0, events: [stepStarted(4, 'b')] })).rejects.toMatchObject({ code: 'SEQUENCE_CONFLICT' });
         await commit(suite.store(), 'r', { steps: [{ nodeId: 'b', status: 'pending', attempts: 0 }] });
         await commit(suite.store(), 'r', { events: [stepStarted(5, 'c')] });
-        if (suite.harness().crossProcessWake) {
+        if (suite.harness().crossProcessEvents) {
           // Our own notifications come back through LISTEN too: a peer's later notice arriving shows
           // they have been delivered (in commit order), and ignored.
           const peer = await suite.harness().peer();
@@ -128,13 +128,13 @@ export function registerCatalogRunTests(suite: Suite): void {
         }
         expect(notices).toEqual([
           { workspaceId: WS, runId: 'r', workflowId: 'flow', seq: 3 },
-          ...(suite.harness().crossProcessWake ? [{ workspaceId: WS, runId: 'q', workflowId: 'other', seq: 2 }] : []),
+          ...(suite.harness().crossProcessEvents ? [{ workspaceId: WS, runId: 'q', workflowId: 'other', seq: 2 }] : []),
         ]);
       } finally {
         off();
       }
       await commit(suite.store(), 'r', { events: [stepStarted(7, 'd')] });
-      expect(notices).toHaveLength(suite.harness().crossProcessWake ? 2 : 1);
+      expect(notices).toHaveLength(suite.harness().crossProcessEvents ? 2 : 1);
     });
 
     it('a write whose notice is too long for NOTIFY (8000 bytes) commits, and this process hears it', async () => {
@@ -152,7 +152,7 @@ export function registerCatalogRunTests(suite: Suite): void {
     });
 
     it('another process hears the notice when its store listens (PostgreSQL: NOTIFY)', async ({ skip }) => {
-      if (!suite.harness().crossProcessWake) skip('this backend notifies in-process listeners only');
+      if (!suite.harness().crossProcessEvents) skip('this backend notifies in-process listeners only');
       const peer = catalogOf(await suite.harness().peer());
       const heard: EventsNotice[] = [];
       const off = peer.onEvents((notice) => heard.push(notice));

@@ -19,8 +19,10 @@ export interface ConformanceHarness {
   columns(): Promise<Map<string, string[]>>;
   /** Resolves once `store.onWork` can hear other processes (PostgreSQL: LISTEN is active). */
   listening?(store: Store): Promise<void>;
-  /** Does `onWork` hear writes of other processes? (PostgreSQL yes; SQLite: in-process only.) */
+  /** Does `onWork` hear writes of other processes? (PostgreSQL: NOTIFY; SQLite: `PRAGMA data_version`.) */
   crossProcessWake: boolean;
+  /** Do `onEvents` listeners hear other processes' events? (PostgreSQL yes; SQLite: in-process only.) */
+  crossProcessEvents: boolean;
 }
 
 export type StoreFactory = () => Promise<ConformanceHarness>;

@@ -21,6 +21,7 @@ describePostgres('PostgreSQL store', await probePostgres(), () => {
     return {
       store,
       crossProcessWake: true,
+      crossProcessEvents: true,
       async cleanup() {
         await Promise.all(peers.map((peer) => peer.close()));
         await store.close();

@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { loadMigrations, SqliteStore } from '@flowpilot/store';
 import { describeStoreConformance } from './conformance.js';
@@ -19,7 +20,8 @@ describeStoreConformance('sqlite', async () => {
   const db = store.database;
   return {
     store,
-    crossProcessWake: false,
+    crossProcessWake: true,
+    crossProcessEvents: false,
     async cleanup() {
       await store.close();
       rmSync(directory, { recursive: true, force: true });
@@ -54,6 +56,24 @@ describe('SQLite store: setup', () => {
       expect(applied.flat().sort()).toEqual(loadMigrations('sqlite').map((migration) => migration.version));
     } finally {
       await Promise.all(stores.map((store) => store.close()));
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('a claim with nothing claimable is a read: it answers at once while another process holds the write lock', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'flowpilot-store-'));
+    const filename = join(directory, 'store.db');
+    const store = new SqliteStore({ filename, busyTimeoutMs: 60_000 });
+    await store.migrate();
+    const other = new Database(filename);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      // With a write transaction this would wait for the lock (up to the 60 s busy timeout).
+      expect(await store.claimSteps({ owner: 'w', limit: 5, leaseMs: 1_000, now: Date.now() })).toEqual([]);
+      other.exec('ROLLBACK');
+    } finally {
+      other.close();
+      await store.close();
       rmSync(directory, { recursive: true, force: true });
     }
   });

@@ -244,6 +244,11 @@ export class SqliteQueries {
     }
   }
 
+  /** Is any queue item claimable at `now`? */
+  hasClaimable(now: number): boolean {
+    return this.s.anyClaimable.get(now) !== undefined;
+  }
+
   claimSteps(options: ClaimOptions): ClaimedStep[] {
     const rows = this.s.claim.all({ owner: options.owner, expires: options.now + options.leaseMs, now: options.now, limit: options.limit }) as Row[];
     // RETURNING order is unspecified: hand the items back in claim order.

@@ -77,6 +77,7 @@ export function prepareStatements(db: Database.Database) {
        WHERE id IN (SELECT id FROM queue WHERE lease_expires_at <= @now ORDER BY priority DESC, run_id, id LIMIT @limit)
        RETURNING id, priority, workspace_id, run_id, node_id, attempt, inputs, lease_owner, lease_token, lease_expires_at, claims, claimed_at`,
     ),
+    anyClaimable: p('SELECT 1 FROM queue WHERE lease_expires_at <= ? LIMIT 1'),
     shiftLease: p('UPDATE queue SET lease_expires_at = ? WHERE lease_token = ? AND lease_expires_at = ?'),
     extendLease: p('UPDATE queue SET lease_expires_at = ? WHERE lease_token = ? AND lease_owner = ?'),
     upsertTimer: p(

@@ -28,6 +28,12 @@ export interface SqliteStoreOptions {
   payloadThreshold?: number;
   /** How long to wait for another connection's write lock (ms). */
   busyTimeoutMs?: number;
+  /**
+   * How often (ms) a store with work listeners checks whether another process committed (default 5;
+   * 0 turns it off). SQLite has no notifications between processes: `PRAGMA data_version` changes
+   * when another connection commits, and reading it only looks at shared memory.
+   */
+  peerCheckMs?: number;
 }
 
 /** Also an `AccessStore`: its access-control methods are inherited from `SqliteAccessStore` (access.ts). */
@@ -36,6 +42,8 @@ export class SqliteStore extends SqliteAccessStore implements Store, CatalogStor
   readonly #db: Database.Database;
   readonly #mutex = new AsyncMutex();
   readonly #work = new WorkSignal();
+  readonly #peerCheckMs: number;
+  #peerCheck: NodeJS.Timeout | undefined;
   readonly #busyTimeoutMs: number;
   /** The transaction whose async context a call comes from, if any. */
   readonly #context = new AsyncLocalStorage<symbol>();
@@ -56,6 +64,7 @@ export class SqliteStore extends SqliteAccessStore implements Store, CatalogStor
     if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
     this.#db = new Database(options.filename);
     this.#busyTimeoutMs = options.busyTimeoutMs ?? 10_000;
+    this.#peerCheckMs = options.peerCheckMs ?? 5;
     this.#db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives a process crash; only an OS crash can lose the last ones.
     this.#db.pragma('synchronous = NORMAL');
@@ -170,6 +179,8 @@ export class SqliteStore extends SqliteAccessStore implements Store, CatalogStor
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#peerCheck);
+    this.#peerCheck = undefined;
     await this.#mutex.run(() => this.#db.close());
   }
 
@@ -264,6 +275,9 @@ export class SqliteStore extends SqliteAccessStore implements Store, CatalogStor
 
   claimSteps(options: ClaimOptions): Promise<ClaimedStep[]> {
     if (options.limit <= 0) return Promise.resolve([]);
+    // Look first (a read): a claim is a write transaction, and most wake-ups of a busy store's
+    // other workers find nothing to claim.
+    if (!this.#inside && !this.#q.hasClaimable(options.now)) return Promise.resolve([]);
     return this.#write(() => this.#q.claimSteps(options));
   }
 
@@ -289,8 +303,32 @@ export class SqliteStore extends SqliteAccessStore implements Store, CatalogStor
     return this.#write(() => this.#q.pruneRuns(before, limit));
   }
 
+  /** In-process commits notify at once; other processes' commits within `peerCheckMs`. */
   onWork(listener: () => void): () => void {
-    return this.#work.add(listener);
+    const remove = this.#work.add(listener);
+    this.#watchPeers();
+    return () => {
+      remove();
+      if (this.#work.size === 0) {
+        clearInterval(this.#peerCheck);
+        this.#peerCheck = undefined;
+      }
+    };
+  }
+
+  /** Wakes work listeners when another connection (process) committed: it may have queued work. */
+  #watchPeers(): void {
+    if (this.#peerCheck !== undefined || this.#peerCheckMs <= 0 || !this.#db.open) return;
+    const version = this.#db.prepare('PRAGMA data_version').pluck();
+    let last = version.get() as number;
+    this.#peerCheck = setInterval(() => {
+      if (!this.#db.open) return;
+      const now = version.get() as number;
+      if (now === last) return;
+      last = now;
+      this.#work.emit();
+    }, this.#peerCheckMs);
+    this.#peerCheck.unref();
   }
 
   // Catalog (the API's part of the store).
