@@ -1,9 +1,10 @@
 /** One PostgreSQL transaction's view of the store (its statements run on the transaction's client). */
 import type { EventsNotice, ScheduleRecord, ScheduleTransaction } from '../catalog-types.js';
-import { EagerLeases } from '../codec.js';
+import { EagerLeases, SequenceConflictError } from '../codec.js';
 import type { NewRun, RunRecord, RunWrite, StoredEvent, StoreTransaction, WorkflowRecord } from '../types.js';
 import * as catalog from './catalog.js';
 import * as q from './queries.js';
+import { writeMany } from './write-many.js';
 
 export class PgTransaction implements StoreTransaction, ScheduleTransaction {
   /** A write enqueued unleased work (other processes are told after commit). */
@@ -12,6 +13,11 @@ export class PgTransaction implements StoreTransaction, ScheduleTransaction {
   readonly notices: EventsNotice[] = [];
   #open = true;
   readonly #eager = new EagerLeases();
+  /**
+   * Writes not sent yet: they go together in one statement (`WRITE_MANY`) before the next other
+   * statement of the transaction (so its reads see them) or before COMMIT.
+   */
+  #pending: RunWrite[] = [];
 
   constructor(
     private readonly execInTx: q.Exec,
@@ -23,10 +29,24 @@ export class PgTransaction implements StoreTransaction, ScheduleTransaction {
     this.#open = false;
   }
 
-  readonly #exec: q.Exec = (statement, values) => {
-    if (!this.#open) return Promise.reject(new Error('the transaction is over: its statements can no longer run'));
+  readonly #exec: q.Exec = async (statement, values) => {
+    if (!this.#open) throw new Error('the transaction is over: its statements can no longer run');
+    await this.#flush();
     return this.execInTx(statement, values);
   };
+
+  /** Sends the pending writes: one `WRITE` alone, several in one `WRITE_MANY`. */
+  async #flush(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    const writes = this.#pending;
+    this.#pending = [];
+    if (writes.length === 1) {
+      await q.write(this.execInTx, writes[0]!, this.payloadThreshold);
+      return;
+    }
+    const refused = await writeMany(this.execInTx, writes, this.payloadThreshold);
+    if (refused.length > 0) throw new SequenceConflictError(refused[0]!.runId, refused[0]!.expectedSeq);
+  }
 
   lockRuns(workspaceId: string, runIds: readonly string[]): Promise<Map<string, RunRecord>> {
     return q.lockRuns(this.#exec, workspaceId, runIds);
@@ -64,10 +84,27 @@ export class PgTransaction implements StoreTransaction, ScheduleTransaction {
     return q.releaseTimer(this.#exec, workspaceId, runId, timerId, token);
   }
 
+  /** Buffers the write (sent with the transaction's next statement or before COMMIT). */
   async write(write: RunWrite): Promise<void> {
-    const { wakes, notice } = await q.write(this.#exec, write, this.payloadThreshold);
-    if (wakes) this.woke = true;
-    if (notice !== undefined) this.notices.push(notice);
+    if (!this.#open) throw new Error('the transaction is over: its statements can no longer run');
+    if (write.workflowId === undefined) {
+      // The notice needs the run's workflow: this write's own statement returns it.
+      await this.#flush();
+      const { wakes, notice } = await q.write(this.#exec, write, this.payloadThreshold);
+      if (wakes) this.woke = true;
+      if (notice !== undefined) this.notices.push(notice);
+      this.#eager.record(write, Date.now());
+      return;
+    }
+    // A statement changes a row once: a second write of a run goes in the next statement.
+    if (this.#pending.some((pending) => pending.runId === write.runId && pending.workspaceId === write.workspaceId)) await this.#flush();
+    this.#pending.push(write);
+    if (write.enqueue.some((item) => item.lease === undefined)) this.woke = true;
+    if (write.events.length > 0) {
+      const notice: EventsNotice = { workspaceId: write.workspaceId, runId: write.runId, workflowId: write.workflowId, seq: write.expectedSeq + write.events.length };
+      if (write.run !== undefined) notice.status = write.run.status;
+      this.notices.push(notice);
+    }
     this.#eager.record(write, Date.now());
   }
 
@@ -81,6 +118,7 @@ export class PgTransaction implements StoreTransaction, ScheduleTransaction {
 
   /** Just before COMMIT: eager leases count from now, not from their write (see `QueueWrite.lease`). */
   async beforeCommit(): Promise<void> {
+    await this.#flush();
     const shifts = this.#eager.shifts(Date.now());
     if (shifts.length > 0) await q.shiftLeases(this.#exec, shifts);
   }
