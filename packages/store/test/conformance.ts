@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadMigrations, SequenceConflictError } from '@flowpilot/store';
 import { registerAccessTests } from './conformance-access.js';
 import { registerCatalogTests } from './conformance-catalog.js';
+import { registerBatchWriteTests } from './conformance-batch-writes.js';
 import { registerClaimTests } from './conformance-claims.js';
 import { type ConformanceHarness, type StoreFactory, type Suite, WS } from './conformance-helpers.js';
 import { registerRunTests } from './conformance-runs.js';
@@ -151,6 +152,7 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
 
     registerRunTests(suite);
     registerClaimTests(suite);
+    registerBatchWriteTests(suite);
     registerCatalogTests(suite);
     registerAccessTests(suite);
   });
