@@ -189,6 +189,11 @@ export interface StoreTransaction {
   insertRun(run: NewRun): Promise<void>;
   /** Events after `afterSeq`, with step outputs and the run input joined back in. */
   readEvents(workspaceId: string, runId: string, afterSeq: number): Promise<StoredEvent[]>;
+  /**
+   * `readEvents` for several runs at once (one round trip on PostgreSQL), keyed by
+   * `runEventsKey(workspaceId, runId)`; a run without new events may be absent.
+   */
+  readEventsOfRuns(requests: ReadonlyArray<{ workspaceId: string; runId: string; afterSeq: number }>): Promise<Map<string, StoredEvent[]>>;
   /** Removes the queue item if `token` still holds its lease; false when the lease was lost. */
   releaseLease(workspaceId: string, runId: string, nodeId: string, token: string): Promise<boolean>;
   /**
@@ -265,4 +270,9 @@ export interface Store {
 
   /** Wakes `listener` when work may be available (NOTIFY on PostgreSQL, in-process on SQLite). */
   onWork(listener: () => void): () => void;
+}
+
+/** The key of a run in `StoreTransaction.readEventsOfRuns`' answer. */
+export function runEventsKey(workspaceId: string, runId: string): string {
+  return `${workspaceId}\u0000${runId}`;
 }

@@ -4,7 +4,7 @@
  * (WRITE_MANY); every backend must commit each exactly as its own write would.
  */
 import { describe, expect, it } from 'vitest';
-import { SequenceConflictError, type EventsNotice, type RunWrite } from '@flowpilot/store';
+import { runEventsKey, SequenceConflictError, type EventsNotice, type RunWrite } from '@flowpilot/store';
 import { catalogOf, createRun, commit, largeValue, runWrite, started, stepStarted, stepSucceeded, type Suite, type WritePart, WS } from './conformance-helpers.js';
 
 export function registerBatchWriteTests(suite: Suite): void {
@@ -71,6 +71,26 @@ export function registerBatchWriteTests(suite: Suite): void {
       expect(await store.nextTimerDue()).toBe(50);
       // One notice per run, with the status of the runs whose status changed.
       expect(notices.map((notice) => [notice.runId, notice.seq, notice.status])).toEqual([['r1', 3, 'running'], ['r2', 2, undefined], ['r3', 3, 'succeeded']]);
+    });
+
+    it('readEventsOfRuns reads several runs after their own seqs, as readEvents does for each', async () => {
+      const big = largeValue();
+      await createRun(suite.store(), 'r1', { input: { n: 1 } });
+      await createRun(suite.store(), 'r2', { input: { n: 2 } });
+      await createRun(suite.store(), 'quiet');
+      await commit(suite.store(), 'r1', { events: [started(1, { n: 1 }), stepStarted(2, 'a'), stepSucceeded(3, 'a', big)], steps: [{ nodeId: 'a', status: 'succeeded', attempts: 1, output: big }] });
+      await commit(suite.store(), 'r2', { events: [started(4, { n: 2 }), stepStarted(5, 'b'), stepSucceeded(6, 'b', { v: 2 })], steps: [{ nodeId: 'b', status: 'succeeded', attempts: 1, output: { v: 2 } }] });
+      const requests = [
+        { workspaceId: WS, runId: 'r1', afterSeq: 0 },
+        { workspaceId: WS, runId: 'r2', afterSeq: 2 },
+        { workspaceId: WS, runId: 'quiet', afterSeq: 0 },
+      ];
+      const read = await suite.store().transaction((tx) => tx.readEventsOfRuns(requests));
+      expect(read.get(runEventsKey(WS, 'r1'))).toEqual(await suite.store().readEvents(WS, 'r1', 0));
+      expect(read.get(runEventsKey(WS, 'r2'))).toEqual(await suite.store().readEvents(WS, 'r2', 2));
+      expect(read.get(runEventsKey(WS, 'r2'))?.map((stored) => stored.event)).toEqual([stepSucceeded(6, 'b', { v: 2 })]);
+      expect(read.get(runEventsKey(WS, 'quiet')) ?? []).toEqual([]);
+      expect(await suite.store().transaction((tx) => tx.readEventsOfRuns([]))).toEqual(new Map());
     });
 
     it('one stale write among them fails the whole transaction: nothing is written', async () => {

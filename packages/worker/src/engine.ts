@@ -220,6 +220,7 @@ export class DurableEngine {
       // Only the lease holder may record: a worker that lost its lease (it stalled, another took
       // over) is ignored, so no success is ever recorded twice. Releasing deletes the queue item.
       const held = await tx.releaseLeases(attempts.map(({ step }) => step.lease.token));
+      await this.#transitions.catchUp(tx, [...runs.values()]);
       for (const group of byRun.values()) {
         const { workspaceId, runId } = group[0]!.step;
         const run = runs.get(`${workspaceId}\u0000${runId}`);

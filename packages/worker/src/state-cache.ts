@@ -4,7 +4,7 @@
  * events it missed (another worker's), so a worker keeps no run it is not touching and no history.
  */
 import { applyEvent, createRunState, type Plan, type RunState } from '@flowpilot/engine';
-import type { RunRecord, StoreTransaction } from '@flowpilot/store';
+import { runEventsKey, type RunRecord, type StoreTransaction } from '@flowpilot/store';
 
 interface Entry {
   state: RunState;
@@ -28,6 +28,29 @@ export class RunStateCache {
     entry.state.touched.clear();
     this.#remember(run.id, entry);
     return entry.state;
+  }
+
+  /**
+   * Brings the states of several locked runs up to their `last_seq` with one read for all (on
+   * PostgreSQL one round trip instead of one per run: a worker's commit covers many runs it never
+   * saw before). `load` then finds them current.
+   */
+  async prefetch(tx: StoreTransaction, items: ReadonlyArray<{ run: RunRecord; plan: Plan }>): Promise<void> {
+    const behind: Array<{ run: RunRecord; plan: Plan; entry: Entry }> = [];
+    for (const { run, plan } of items) {
+      let entry = this.#entries.get(run.id);
+      if (entry === undefined || entry.seq > run.lastSeq) {
+        entry = { state: createRunState(plan, run.id), seq: 0 };
+        this.#remember(run.id, entry);
+      }
+      if (entry.seq < run.lastSeq) behind.push({ run, plan, entry });
+    }
+    if (behind.length < 2) return;
+    const events = await tx.readEventsOfRuns(behind.map(({ run, entry }) => ({ workspaceId: run.workspaceId, runId: run.id, afterSeq: entry.seq })));
+    for (const { run, plan, entry } of behind) {
+      for (const stored of events.get(runEventsKey(run.workspaceId, run.id)) ?? []) applyEvent(plan, entry.state, stored.event);
+      entry.seq = run.lastSeq;
+    }
   }
 
   /** Records that the cached state of `runId` now reflects `seq` (after a committed write). */

@@ -68,6 +68,16 @@ export class RunTransitions {
     private readonly limits?: RunLimitsCache,
   ) {}
 
+  /** Catches the cached states of locked `runs` up with one read (before applying a batch). */
+  async catchUp(tx: StoreTransaction, runs: readonly RunRecord[]): Promise<void> {
+    const items: Array<{ run: RunRecord; plan: Plan }> = [];
+    for (const run of runs) {
+      const planned = await this.plans.get(run.workspaceId, run.workflowId, run.version);
+      items.push({ run, plan: durationLimitedPlan(planned, this.limits?.cached(run.workspaceId) ?? {}).plan });
+    }
+    await this.states.prefetch(tx, items);
+  }
+
   /** Applies `events` to the locked `run` and writes the outcome. `run.lastSeq` is advanced. */
   async apply(tx: StoreTransaction, run: RunRecord, events: readonly RunEvent[], options: TransitionOptions): Promise<TransitionResult> {
     const planned = await this.plans.get(run.workspaceId, run.workflowId, run.version);

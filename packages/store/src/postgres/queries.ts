@@ -16,6 +16,7 @@ import type {
   WorkflowRecord,
   WorkflowVersionRecord,
 } from '../types.js';
+import { runEventsKey } from '../types.js';
 import { CLAIM, WRITE } from './scripts.js';
 import { SQL, type Sql } from './sql.js';
 import { writeParams } from './write.js';
@@ -115,6 +116,29 @@ export async function readOutputs(exec: Exec, ws: string, run: string, nodes: re
   if (nodes.length === 0) return outputs;
   for (const row of (await exec(SQL.readOutputs, { ws, run, nodes })).rows) outputs.set(row.node_id as string, output(row));
   return outputs;
+}
+
+export async function readEventsOfRuns(exec: Exec, requests: ReadonlyArray<{ workspaceId: string; runId: string; afterSeq: number }>): Promise<Map<string, StoredEvent[]>> {
+  const result = new Map<string, StoredEvent[]>();
+  if (requests.length === 0) return result;
+  const runs = new Map<string, { events: Array<{ seq: number; data: string }>; outputs: Map<string, unknown>; input: unknown }>();
+  const of = (key: string) => {
+    let run = runs.get(key);
+    if (run === undefined) runs.set(key, (run = { events: [], outputs: new Map(), input: undefined }));
+    return run;
+  };
+  const values = { ws: requests.map((r) => r.workspaceId), run: requests.map((r) => r.runId), after: requests.map((r) => r.afterSeq) };
+  for (const row of (await exec(SQL.readEventsOfRuns, values)).rows) {
+    const run = of(runEventsKey(row.ws as string, row.run as string));
+    if (row.kind === 'e') run.events.push({ seq: row.seq as number, data: row.data as string });
+    else if (row.kind === 'o') run.outputs.set(row.node_id as string, row.payload === null ? fromJson(row.data as string | null) : fromJson(row.payload as string));
+    else run.input = fromJson(row.data as string | null);
+  }
+  for (const [key, run] of runs) {
+    run.events.sort((a, b) => a.seq - b.seq);
+    result.set(key, run.events.map((event) => decodeEvent(event.seq, event.data, run.outputs, run.input)));
+  }
+  return result;
 }
 
 export async function readEvents(exec: Exec, ws: string, run: string, after: number): Promise<StoredEvent[]> {

@@ -119,6 +119,26 @@ export const SQL = {
    * stored outputs of the steps those events name (only when one of them carries an output);
    * kind 'i' the run input (only when `run.started` is among them). `decodeEvent` joins them.
    */
+  /** `read_events` for several runs (req): their new events, the outputs and inputs those need. */
+  readEventsOfRuns: sql(
+    'read_events_of_runs',
+    `WITH req AS (SELECT * FROM unnest(@ws::text[], @run::text[], @after::int[]) AS r (ws, run, after)),
+     ev AS (
+       SELECT e.workspace_id AS ws, e.run_id AS run, e.seq, e.type, e.node_id, e.data
+       FROM events e JOIN req ON e.workspace_id = req.ws AND e.run_id = req.run AND e.seq > req.after
+     )
+     SELECT 'e' AS kind, ev.ws, ev.run, ev.seq, ev.node_id, ev.data, NULL AS payload FROM ev
+     UNION ALL
+     SELECT 'o', s.workspace_id, s.run_id, NULL, s.node_id, s.output, p.data FROM steps s
+       JOIN req ON s.workspace_id = req.ws AND s.run_id = req.run
+       LEFT JOIN payloads p ON p.workspace_id = s.workspace_id AND p.id = s.output_payload_id
+     WHERE (s.output IS NOT NULL OR s.output_payload_id IS NOT NULL)
+       AND EXISTS (SELECT 1 FROM ev WHERE ev.ws = s.workspace_id AND ev.run = s.run_id AND ev.node_id = s.node_id AND ev.type IN ('step.succeeded', 'step.waiting'))
+     UNION ALL
+     SELECT 'i', r.workspace_id, r.id, NULL, NULL, r.input, NULL FROM runs r
+       JOIN req ON r.workspace_id = req.ws AND r.id = req.run
+     WHERE EXISTS (SELECT 1 FROM ev WHERE ev.ws = r.workspace_id AND ev.run = r.id AND ev.type = 'run.started')`,
+  ),
   readEvents: sql(
     'read_events',
     `WITH ev AS (SELECT seq, type, node_id, data FROM events WHERE workspace_id = @ws AND run_id = @run AND seq > @after::int)

@@ -72,6 +72,10 @@ export class PgTransaction implements StoreTransaction, ScheduleTransaction {
     return q.readEvents(this.#exec, workspaceId, runId, afterSeq);
   }
 
+  readEventsOfRuns(requests: ReadonlyArray<{ workspaceId: string; runId: string; afterSeq: number }>): Promise<Map<string, StoredEvent[]>> {
+    return q.readEventsOfRuns(this.#exec, requests);
+  }
+
   releaseLease(workspaceId: string, runId: string, nodeId: string, token: string): Promise<boolean> {
     return q.releaseLease(this.#exec, workspaceId, runId, nodeId, token);
   }
