@@ -20,7 +20,7 @@
  * after changing sources (the script warns when a dist is older than its sources).
  *
  * Environment (all optional): BENCH_BACKENDS=sqlite,postgres  BENCH_WORKERS=1,2
- * BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test  BENCH_CONCURRENCY=32  BENCH_POLL_MS=10
+ * BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/test  BENCH_CONCURRENCY=32  BENCH_POLL_MS=1000 (the Worker's default: work arrives by notice — LISTEN, or SQLite's data_version — and polling is only the fallback)
  * BENCH_RUNS=10000  BENCH_CHAIN_RUNS=20  BENCH_SCENARIOS=chain,throughput
  * BENCH_CPU_PROF=<dir>: worker processes run with `--cpu-prof --cpu-prof-dir=<dir>`.
  */
@@ -44,7 +44,7 @@ const WORKER_COUNTS = list(env.BENCH_WORKERS, '1,2').map(Number);
 const SCENARIOS = new Set(list(env.BENCH_SCENARIOS, 'chain,throughput'));
 const PG_URL = env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CONCURRENCY = Number(env.BENCH_CONCURRENCY ?? 32);
-const POLL_MS = Number(env.BENCH_POLL_MS ?? 10);
+const POLL_MS = Number(env.BENCH_POLL_MS ?? 1000);
 const CHAIN_LENGTH = 40;
 const CHAIN_RUNS = Number(env.BENCH_CHAIN_RUNS ?? 20);
 const CHAIN_WARMUP = 2;
