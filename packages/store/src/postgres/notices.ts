@@ -21,7 +21,7 @@ export function fromPeer(source: string | undefined, self: string, schema: strin
   return sender === '' || schema === undefined || sender === schema;
 }
 
-/** An events NOTIFY payload (see peer-notifier.ts), or undefined when it is not one. */
+/** An events NOTIFY payload (see `WRITE`), or undefined when it is not one. */
 export function parseEventsPayload(payload: string | undefined): { source: string | undefined; notice: EventsNotice } | undefined {
   if (payload === undefined) return undefined;
   let value: unknown;

@@ -10,7 +10,8 @@
  * a notice lost to a server crash only delays a listener until its next poll.
  */
 import type { EventsNotice } from '../catalog-types.js';
-import { EVENTS_CHANNEL, sql, WORK_CHANNEL, type Exec } from './sql.js';
+import type { Exec } from './queries.js';
+import { EVENTS_CHANNEL, sql, WORK_CHANNEL } from './sql.js';
 
 /** NOTIFY's payload limit is 8000 bytes: a longer notice (ids thousands of characters long) is dropped. */
 const MAX_PAYLOAD = 7999;

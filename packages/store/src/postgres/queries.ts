@@ -17,11 +17,12 @@ import type {
   WorkflowVersionRecord,
 } from '../types.js';
 import { runEventsKey } from '../types.js';
-import { CLAIM } from './scripts.js';
-import { SQL, type Exec } from './sql.js';
-import { writeMany } from './write-many.js';
+import { CLAIM, WRITE } from './scripts.js';
+import { SQL, type Sql } from './sql.js';
+import { writeParams } from './write.js';
 
-export type { Exec } from './sql.js';
+/** Runs one compiled statement. */
+export type Exec = (statement: Sql, values: Record<string, unknown>) => Promise<{ rows: Row[]; rowCount: number }>;
 
 /** A row's output: the inline column, or the joined payload row (`output_payload`). */
 function output(row: Row): unknown {
@@ -141,7 +142,16 @@ export async function readEventsOfRuns(exec: Exec, requests: ReadonlyArray<{ wor
 }
 
 export async function readEvents(exec: Exec, ws: string, run: string, after: number): Promise<StoredEvent[]> {
-  return (await readEventsOfRuns(exec, [{ workspaceId: ws, runId: run, afterSeq: after }])).get(runEventsKey(ws, run)) ?? [];
+  const events: Array<{ seq: number; data: string }> = [];
+  const outputs = new Map<string, unknown>();
+  let input: unknown;
+  for (const row of (await exec(SQL.readEvents, { ws, run, after })).rows) {
+    if (row.kind === 'e') events.push({ seq: row.seq as number, data: row.data as string });
+    else if (row.kind === 'o') outputs.set(row.node_id as string, row.payload === null ? fromJson(row.data as string | null) : fromJson(row.payload as string));
+    else input = fromJson(row.data as string | null);
+  }
+  events.sort((a, b) => a.seq - b.seq);
+  return events.map((event) => decodeEvent(event.seq, event.data, outputs, input));
 }
 
 export async function releaseTimer(exec: Exec, ws: string, run: string, timer: string, token: string): Promise<boolean> {
@@ -158,16 +168,16 @@ export async function releaseLease(exec: Exec, ws: string, run: string, node: st
 }
 
 /**
- * One run's write (`WRITE_MANY` with one entry); returns whether it enqueued unleased work, and
- * the events notice of a write that appended events (both told to other processes after commit:
- * peer-notifier.ts).
+ * One statement (see `WRITE`); returns whether it enqueued unleased work, and the events notice
+ * of a write that appended events (both told to other processes after commit: peer-notifier.ts).
  */
 export async function write(exec: Exec, w: RunWrite, threshold: number): Promise<{ wakes: boolean; notice: EventsNotice | undefined }> {
-  const { refused, workflowIds } = await writeMany(exec, [w], threshold);
-  if (refused.length > 0) throw new SequenceConflictError(w.runId, w.expectedSeq);
-  const wakes = w.enqueue.some((item) => item.lease === undefined);
+  const { values, wakes } = writeParams(w, threshold);
+  const { rows } = await exec(WRITE, values);
+  const row = rows[0];
+  if (row?.ok !== 1) throw new SequenceConflictError(w.runId, w.expectedSeq);
   if (w.events.length === 0) return { wakes, notice: undefined };
-  const notice: EventsNotice = { workspaceId: w.workspaceId, runId: w.runId, workflowId: workflowIds[0]!, seq: w.expectedSeq + w.events.length, ...(w.run === undefined ? {} : { status: w.run.status }) };
+  const notice: EventsNotice = { workspaceId: w.workspaceId, runId: w.runId, workflowId: row.workflow_id as string, seq: w.expectedSeq + w.events.length, ...(w.run === undefined ? {} : { status: w.run.status }) };
   return { wakes, notice };
 }
 

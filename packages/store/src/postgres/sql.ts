@@ -4,17 +4,12 @@
  * pooled connection prepares them once.
  */
 
-import type { Row } from '../rows.js';
-
 /** A compiled statement: positional text plus the parameter name of each `$n`. */
 export interface Sql {
   name: string;
   text: string;
   params: readonly string[];
 }
-
-/** Runs one compiled statement (on a pooled client or a transaction's). */
-export type Exec = (statement: Sql, values: Record<string, unknown>) => Promise<{ rows: Row[]; rowCount: number }>;
 
 /** Compiles `@name` placeholders to `$1…$n` (a repeated name reuses its number). */
 export function sql(name: string, source: string): Sql {
@@ -143,6 +138,20 @@ export const SQL = {
      SELECT 'i', r.workspace_id, r.id, NULL, NULL, r.input, NULL FROM runs r
        JOIN req ON r.workspace_id = req.ws AND r.id = req.run
      WHERE EXISTS (SELECT 1 FROM ev WHERE ev.ws = r.workspace_id AND ev.run = r.id AND ev.type = 'run.started')`,
+  ),
+  readEvents: sql(
+    'read_events',
+    `WITH ev AS (SELECT seq, type, node_id, data FROM events WHERE workspace_id = @ws AND run_id = @run AND seq > @after::int)
+     SELECT 'e' AS kind, seq, type, node_id, data, NULL AS payload FROM ev
+     UNION ALL
+     SELECT 'o', NULL, NULL, s.node_id, s.output, p.data FROM steps s
+       LEFT JOIN payloads p ON p.workspace_id = s.workspace_id AND p.id = s.output_payload_id
+     WHERE s.workspace_id = @ws AND s.run_id = @run AND (s.output IS NOT NULL OR s.output_payload_id IS NOT NULL)
+       AND EXISTS (SELECT 1 FROM ev WHERE ev.type IN ('step.succeeded', 'step.waiting'))
+       AND s.node_id IN (SELECT ev.node_id FROM ev WHERE ev.type LIKE 'step.%')
+     UNION ALL
+     SELECT 'i', NULL, NULL, NULL, r.input, NULL FROM runs r
+     WHERE r.workspace_id = @ws AND r.id = @run AND EXISTS (SELECT 1 FROM ev WHERE ev.type = 'run.started')`,
   ),
 
   releaseLease: sql('release_lease', 'DELETE FROM queue WHERE workspace_id = @ws AND run_id = @run AND node_id = @node AND lease_token = @token'),

@@ -44,7 +44,7 @@ export class PgTransaction implements StoreTransaction, ScheduleTransaction {
       await q.write(this.execInTx, writes[0]!, this.payloadThreshold);
       return;
     }
-    const { refused } = await writeMany(this.execInTx, writes, this.payloadThreshold);
+    const refused = await writeMany(this.execInTx, writes, this.payloadThreshold);
     if (refused.length > 0) throw new SequenceConflictError(refused[0]!.runId, refused[0]!.expectedSeq);
   }
 

@@ -1,20 +1,15 @@
 /**
- * `StoreTransaction.write` for one run or several: everything their transitions change, in ONE
- * statement. A worker's commit records the transitions of many runs; sent one statement each,
- * their round trips were most of the commit's time.
+ * Several runs' writes in ONE statement: `WRITE` (scripts.ts) generalised to a batch. A worker's
+ * commit records the transitions of many runs; sent one statement each, their round trips were
+ * most of the commit's time. Every row carries the 1-based position (`run`) of its write in the
+ * batch; each part joins `run_rows`, the runs whose sequence guard held.
  *
- * A statement may change a row only once and its parts do not see each other's changes, so
- * `writeParams` hands over disjoint sets per run: one entry per step node, per queued node and per
- * timer id; no node both dequeued and enqueued (the enqueue replaces the item); no timer both set
- * and deleted (deleting wins, as it does applied in order). For the same reason a batch holds at
- * most one write per run: the transaction sends its buffer before a second write of a run.
- *
- * Every row carries the 1-based position (`run`) of its write in the batch, and every part joins
- * `run_rows`, the runs whose sequence guard held: a write whose guard failed changes nothing, and
- * the statement answers which writes it made.
+ * The batch holds at most one write per run (a statement may change a row only once): the
+ * transaction flushes its buffer before a second write of the same run.
  */
 import type { RunWrite } from '../types.js';
-import { sql, type Exec } from './sql.js';
+import type { Exec } from './queries.js';
+import { sql } from './sql.js';
 import { writeParams } from './write.js';
 
 export const WRITE_MANY = sql(
@@ -34,7 +29,7 @@ export const WRITE_MANY = sql(
        @output::text[], @output_payload_id::text[], @error::text[], @started_at::bigint[], @finished_at::bigint[], @priority::int[])
        WITH ORDINALITY AS u (ws, id, expected, event_count, has_run, status, output, output_payload_id, error, started_at, finished_at, priority, ord)
      WHERE r.workspace_id = u.ws AND r.id = u.id AND r.last_seq = u.expected
-     RETURNING u.ord, u.ws, u.id, u.expected, u.priority, r.workflow_id
+     RETURNING u.ord, u.ws, u.id, u.expected, u.priority
    ),
    new_events AS (
      INSERT INTO events (workspace_id, run_id, seq, type, node_id, at, data)
@@ -91,8 +86,7 @@ export const WRITE_MANY = sql(
      DELETE FROM timers t USING run_rows rr, unnest(@timers_deleted_run::int[], @timers_deleted::text[]) AS d (run, timer_id)
      WHERE d.run = rr.ord AND t.workspace_id = rr.ws AND t.run_id = rr.id AND t.timer_id = d.timer_id
    )
-   SELECT COALESCE(array_agg(ord ORDER BY ord), '{}')::int[] AS written,
-     COALESCE(array_agg(workflow_id ORDER BY ord), '{}')::text[] AS workflow_ids FROM run_rows`,
+   SELECT COALESCE(array_agg(ord ORDER BY ord), '{}')::int[] AS written FROM run_rows`,
 );
 
 /** Per-run array parameters of `WRITE` and their run-position column in `WRITE_MANY`. */
@@ -108,10 +102,10 @@ const RUN_COLUMNS = ['ws', 'run', 'expected', 'event_count', 'has_run', 'status'
 const RENAMED: Readonly<Record<string, string>> = { dequeue: 'dequeue_node' };
 
 /**
- * Writes `writes` (distinct runs) in one statement. Returns the writes whose guard failed (empty
- * when all were written) and each written run's workflow, by position (undefined when refused).
+ * Writes `writes` (distinct runs) in one statement; returns the writes whose guard failed (empty
+ * when all were written). Which unleased work they enqueued is the caller's to know.
  */
-export async function writeMany(exec: Exec, writes: readonly RunWrite[], threshold: number): Promise<{ refused: RunWrite[]; workflowIds: Array<string | undefined> }> {
+export async function writeMany(exec: Exec, writes: readonly RunWrite[], threshold: number): Promise<RunWrite[]> {
   const values: Record<string, unknown[]> = {};
   const column = (name: string): unknown[] => (values[name] ??= []);
   for (const name of [...RUN_COLUMNS, 'event_run', 'event_n', 'event_type', 'event_node', 'event_at', 'event_data']) column(name);
@@ -138,9 +132,6 @@ export async function writeMany(exec: Exec, writes: readonly RunWrite[], thresho
     }
   });
   const { rows } = await exec(WRITE_MANY, values);
-  const positions = (rows[0]?.written as number[] | undefined) ?? [];
-  const workflows = (rows[0]?.workflow_ids as string[] | undefined) ?? [];
-  const workflowIds: Array<string | undefined> = writes.map(() => undefined);
-  positions.forEach((position, index) => (workflowIds[position - 1] = workflows[index]));
-  return { refused: writes.filter((_write, index) => workflowIds[index] === undefined), workflowIds };
+  const written = new Set((rows[0]?.written as number[] | undefined) ?? []);
+  return writes.filter((_write, index) => !written.has(index + 1));
 }

@@ -1,9 +1,9 @@
-/** Turns a `RunWrite` into one run's parameters of the write statement (`WRITE_MANY`). */
+/** Turns a `RunWrite` into the parameters of the one-statement write script (`WRITE`). */
 import { encodeEvent, placeOutput, toJson } from '../codec.js';
 import type { QueueWrite, RunWrite, StepWrite } from '../types.js';
 
 /**
- * One run's parameters of `WRITE_MANY`. A statement may change each row only once, so repeated entries are
+ * The parameters of `WRITE`. A statement may change each row only once, so repeated entries are
  * folded here into the result of applying them in order, as the SQLite store does:
  * - a step written twice: the later write wins, keeping the earlier output when it has none and the
  *   first start time;
