@@ -35,7 +35,11 @@ export class PgTransaction implements StoreTransaction, ScheduleTransaction {
     return this.execInTx(statement, values);
   };
 
-  /** Sends the pending writes: one `WRITE` alone, several in one `WRITE_MANY`. */
+  /**
+   * Sends the pending writes: one `WRITE` alone, several in one `WRITE_MANY`. A single write keeps
+   * its own statement: measured, `WRITE_MANY` with one entry cost a sequential chain ≈ 0.8 ms more
+   * per step (its joins over unnested arrays plan worse than `WRITE`'s direct keys).
+   */
   async #flush(): Promise<void> {
     if (this.#pending.length === 0) return;
     const writes = this.#pending;
