@@ -3,7 +3,7 @@
  * data by its id (`{{ hook.body.x }}`). The server reads their params to route webhooks and fire
  * schedules; to the engine they are ordinary nodes.
  */
-import { defineNodeType } from '@flowpilot/engine';
+import { credentialParam, defineNodeType } from '@flowpilot/engine';
 import { Cron } from 'croner';
 import { z } from 'zod';
 
@@ -16,13 +16,17 @@ export const webhookNode = defineNodeType({
   title: 'Webhook trigger',
   description: 'Starts a run on an HTTP request to /hooks/{path}; outputs {body, query, headers}.',
   category: 'trigger',
-  params: z.object({
-    path: z.string().regex(WEBHOOK_PATH_PATTERN, 'must be URL path segments of letters, digits, _ - .'),
-    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
-    mode: z.enum(['async', 'sync']).default('async').describe('async: answer 202 {runId}; sync: answer with the run result.'),
-    secret: z.string().min(8).optional().describe('Require an X-FlowPilot-Signature HMAC-SHA256 of the body with this secret.'),
-    timeoutMs: z.number().int().positive().max(300_000).default(30_000).describe('sync: answer 504 after this long.'),
-  }),
+  params: z
+    .object({
+      path: z.string().regex(WEBHOOK_PATH_PATTERN, 'must be URL path segments of letters, digits, _ - .'),
+      method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+      mode: z.enum(['async', 'sync']).default('async').describe('async: answer 202 {runId}; sync: answer with the run result.'),
+      secret: z.string().min(8).optional().describe('Require an X-FlowPilot-Signature HMAC-SHA256 of the body with this secret.'),
+      // The same check with the secret of a `webhookSecret` credential: the secret stays out of the workflow.
+      credential: credentialParam(['webhookSecret']),
+      timeoutMs: z.number().int().positive().max(300_000).default(30_000).describe('sync: answer 504 after this long.'),
+    })
+    .refine((params) => params.secret === undefined || params.credential === undefined, { message: 'give either secret or credential, not both', path: ['credential'] }),
   outputsRunInput: true,
   execute: (ctx) => ctx.input ?? {},
 });

@@ -13,6 +13,7 @@ interface WebhookParams {
   method: string;
   mode: 'async' | 'sync';
   secret?: string;
+  credential?: string;
   timeoutMs: number;
 }
 
@@ -29,8 +30,8 @@ export function triggersOf(workspaceId: string, workflowId: string, plan: Plan, 
   for (const node of plan.nodes) {
     const params = node.staticParams?.value;
     if (node.nodeType.type === 'webhook' && params !== undefined) {
-      const { path, method, mode, secret, timeoutMs } = params as WebhookParams;
-      webhooks.push({ workspaceId, workflowId, nodeId: node.id, method, path, mode, timeoutMs, ...(secret === undefined ? {} : { secret }) });
+      const { path, method, mode, secret, credential, timeoutMs } = params as WebhookParams;
+      webhooks.push({ workspaceId, workflowId, nodeId: node.id, method, path, mode, timeoutMs, ...(secret === undefined ? {} : { secret }), ...(credential === undefined ? {} : { credentialId: credential }) });
     } else if (node.nodeType.type === 'schedule' && params !== undefined) {
       const { cron, timezone, catchUp } = params as ScheduleParams;
       const schedule: ScheduleRecord = { workspaceId, workflowId, nodeId: node.id, cron, catchUp, nextFireAt: nextTick(cron, timezone, now) ?? null };

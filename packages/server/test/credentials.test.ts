@@ -31,7 +31,7 @@ describeBackends('credentials API', await postgresUnavailable(), (backend: Backe
 
   test('GET /credential-types lists every type with its JSON Schema and secret fields', async () => {
     const body = await expectJson<{ items: Array<{ type: string; title: string; schema: Json; secretFields: string[] }> }>(await t.api('/api/v1/credential-types'), 200);
-    expect(body.items.map((item) => item.type)).toEqual(['httpBearer', 'httpBasic', 'httpHeader', 'smtp', 'openai', 'anthropic', 'gemini', 'slack', 'notion', 'googleServiceAccount']);
+    expect(body.items.map((item) => item.type)).toEqual(['httpBearer', 'httpBasic', 'httpHeader', 'smtp', 'openai', 'anthropic', 'gemini', 'slack', 'notion', 'googleServiceAccount', 'webhookSecret']);
     const smtp = body.items.find((item) => item.type === 'smtp')!;
     expect(smtp.secretFields).toEqual(['password']);
     expect(smtp.schema).toMatchObject({ type: 'object', properties: { password: { type: 'string', writeOnly: true }, port: { type: 'integer' } } });

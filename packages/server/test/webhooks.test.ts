@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { signBody } from '@flowpilot/server';
 import { API_KEY, describeBackends, postgresUnavailable, startTestServer, type Backend, type TestServer } from './harness.js';
+import { createCredential } from './credentials-helpers.js';
 import { createWorkflow, expectJson, expectProblem, tag, testRegistry, waitForRun, type Json } from './helpers.js';
 
 const SECRET = 'a-very-secret-secret';
@@ -138,6 +139,29 @@ describeBackends('webhooks', await postgresUnavailable(), (backend: Backend) => 
     // The signature covers the exact bytes: the same JSON spelled differently needs its own signature.
     const spaced = '{ "amount": 10 }';
     await expectJson(await send(signBody(SECRET, spaced), spaced), 202);
+  });
+
+  test('HMAC with a webhookSecret credential: signatures are checked with its secret, which stays out of the workflow', async () => {
+    const path = `cred-signed-${tag()}`;
+    const vaulted = 'the-vaulted-signing-secret';
+    const credential = await createCredential(t, 'webhookSecret', { secret: vaulted });
+    const id = await hooked(t, { path, credential });
+    const body = JSON.stringify({ n: 1 });
+    const send = (signature?: string) =>
+      fetch(`${t.url}/hooks/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(signature === undefined ? {} : { 'x-flowpilot-signature': signature }) }, body });
+    await expectProblem(await send(), 401, 'INVALID_SIGNATURE');
+    await expectProblem(await send(signBody(SECRET, body)), 401, 'INVALID_SIGNATURE');
+    const accepted = await expectJson<{ runId: string }>(await send(signBody(vaulted, body)), 202);
+    expect((await waitForRun(t, accepted.runId)).status).toBe('succeeded');
+    const stored = await (await t.api(`/api/v1/workflows/${id}`)).text();
+    expect(stored).toContain(credential);
+    expect(stored).not.toContain(vaulted);
+    // Either a secret or a credential; and the credential must be a webhookSecret.
+    const hookWith = (data: Json) => ({ name: 'Bad hook', nodes: [{ id: 'hook', type: 'webhook', data: { path: `bad-${tag()}`, ...data } }], edges: [] });
+    await expectProblem(await t.api('/api/v1/workflows', { method: 'POST', json: hookWith({ secret: SECRET, credential }) }), 422, 'WORKFLOW_INVALID');
+    const bearer = await createCredential(t, 'httpBearer', { token: 'not-a-signing-secret' });
+    const mismatch = await expectProblem(await t.api('/api/v1/workflows', { method: 'POST', json: hookWith({ credential: bearer }) }), 422, 'WORKFLOW_INVALID');
+    expect(JSON.stringify(mismatch)).toContain('CREDENTIAL_TYPE_MISMATCH');
   });
 
   test('a new version of an active workflow moves its webhook; deactivating removes it', async () => {

@@ -55,6 +55,8 @@ export interface WebhookRoute {
   path: string;
   mode: 'async' | 'sync';
   secret?: string;
+  /** A `webhookSecret` credential holding the secret instead (decrypted when a request arrives). */
+  credentialId?: string;
   timeoutMs: number;
   /** The workflow's latest version when the route was read (`findWebhook` joins it in). */
   latestVersion?: number;

@@ -94,6 +94,7 @@ export function toWebhookRoute(row: Row): WebhookRoute {
     timeoutMs: row.timeout_ms as number,
   };
   if (row.secret !== null) route.secret = row.secret as string;
+  if (typeof row.credential_id === 'string') route.credentialId = row.credential_id;
   if (typeof row.latest_version === 'number') route.latestVersion = row.latest_version;
   return route;
 }

@@ -131,6 +131,13 @@ export const googleServiceAccountCredential = defineCredentialType({
   }),
 });
 
+export const webhookSecretCredential = defineCredentialType({
+  type: 'webhookSecret',
+  title: 'Webhook signing secret',
+  description: 'The HMAC-SHA256 secret a webhook trigger checks `X-FlowPilot-Signature` with (instead of a `secret` in the workflow).',
+  schema: z.strictObject({ secret: secretString('At least 8 characters.').min(8) }),
+});
+
 /** Every built-in credential type. */
 export const builtinCredentialTypes: readonly CredentialType[] = [
   httpBearerCredential,
@@ -143,4 +150,5 @@ export const builtinCredentialTypes: readonly CredentialType[] = [
   slackCredential,
   notionCredential,
   googleServiceAccountCredential,
+  webhookSecretCredential,
 ];

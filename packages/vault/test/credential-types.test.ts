@@ -16,12 +16,13 @@ describe('credential types', () => {
       slack: ['botToken', 'signingSecret'],
       notion: ['token'],
       googleServiceAccount: ['privateKey'],
+      webhookSecret: ['secret'],
     });
   });
 
   test('JSON Schema export: an object schema whose secret fields are writeOnly passwords', () => {
     const info = credentialTypes.describeAll();
-    expect(info).toHaveLength(10);
+    expect(info).toHaveLength(11);
     const smtp = info.find((type) => type.type === 'smtp')!;
     expect(smtp).toMatchObject({ title: 'SMTP server', secretFields: ['password'] });
     const schema = smtp.schema as { type: string; required: string[]; properties: Record<string, Record<string, unknown>>; additionalProperties: boolean };

@@ -11,6 +11,7 @@ import type { ServerContext } from '../context.js';
 import { checkRunStart } from '../limits.js';
 import { problem, sendProblem } from '../problems.js';
 import { SIGNATURE_HEADER, verifySignature } from '../signature.js';
+import { WebhookSecrets } from '../webhook-secrets.js';
 
 export interface HookOptions {
   /** Requests per minute per client IP (default 6000); over it: 429 with Retry-After. */
@@ -31,6 +32,7 @@ export async function hookRoutes(app: FastifyInstance, ctx: ServerContext, optio
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
+  const secrets = new WebhookSecrets(ctx);
   app.route({
     method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     url: '/hooks/*',
@@ -40,7 +42,8 @@ export async function hookRoutes(app: FastifyInstance, ctx: ServerContext, optio
       const route = await ctx.store.findWebhook(request.method, path);
       if (route === undefined) return sendProblem(reply, problem(404, 'WEBHOOK_NOT_FOUND', `no active webhook ${request.method} /hooks/${path}`));
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      if (route.secret !== undefined && !verifySignature(route.secret, raw, header(request, SIGNATURE_HEADER))) {
+      const secret = await secrets.of(route);
+      if (secret !== undefined && !verifySignature(secret, raw, header(request, SIGNATURE_HEADER))) {
         return sendProblem(reply, problem(401, 'INVALID_SIGNATURE', `missing or wrong ${SIGNATURE_HEADER} (sha256=<hex HMAC-SHA256 of the body>)`));
       }
       const body = parseBody(request, raw);

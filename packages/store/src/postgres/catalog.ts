@@ -33,9 +33,9 @@ export const CATALOG_SQL = {
   insertTriggers: sql(
     'insert_triggers',
     `WITH hooks AS (
-       INSERT INTO webhooks (workspace_id, workflow_id, node_id, method, path, mode, secret, timeout_ms)
+       INSERT INTO webhooks (workspace_id, workflow_id, node_id, method, path, mode, secret, credential_id, timeout_ms)
        SELECT @ws::text, @id::text, h.* FROM unnest(@hook_node::text[], @hook_method::text[], @hook_path::text[], @hook_mode::text[],
-         @hook_secret::text[], @hook_timeout::int[]) AS h
+         @hook_secret::text[], @hook_credential::text[], @hook_timeout::int[]) AS h
      )
      INSERT INTO schedules (workspace_id, workflow_id, node_id, cron, timezone, catch_up, next_fire_at)
      SELECT @ws, @id, s.* FROM unnest(@schedule_node::text[], @schedule_cron::text[], @schedule_timezone::text[],
@@ -121,6 +121,7 @@ export async function setWorkflowTriggers(
     hook_path: webhooks.map((hook) => hook.path),
     hook_mode: webhooks.map((hook) => hook.mode),
     hook_secret: webhooks.map((hook) => hook.secret ?? null),
+    hook_credential: webhooks.map((hook) => hook.credentialId ?? null),
     hook_timeout: webhooks.map((hook) => hook.timeoutMs),
     schedule_node: schedules.map((schedule) => schedule.nodeId),
     schedule_cron: schedules.map((schedule) => schedule.cron),

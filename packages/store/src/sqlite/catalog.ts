@@ -28,7 +28,7 @@ export class SqliteCatalog {
       deleteWebhooks: p('DELETE FROM webhooks WHERE workspace_id = ? AND workflow_id = ?'),
       deleteSchedules: p('DELETE FROM schedules WHERE workspace_id = ? AND workflow_id = ?'),
       setActive: p('UPDATE workflows SET active = ? WHERE workspace_id = ? AND id = ?'),
-      insertWebhook: p('INSERT INTO webhooks (workspace_id, workflow_id, node_id, method, path, mode, secret, timeout_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertWebhook: p('INSERT INTO webhooks (workspace_id, workflow_id, node_id, method, path, mode, secret, credential_id, timeout_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       findWebhook: p('SELECT h.*, w.latest_version FROM webhooks h LEFT JOIN workflows w ON w.workspace_id = h.workspace_id AND w.id = h.workflow_id WHERE h.method = ? AND h.path = ?'),
       insertSchedule: p('INSERT INTO schedules (workspace_id, workflow_id, node_id, cron, timezone, catch_up, next_fire_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       listSchedules: p('SELECT * FROM schedules WHERE workspace_id = ? AND workflow_id = ? ORDER BY node_id'),
@@ -69,7 +69,7 @@ export class SqliteCatalog {
   setWorkflowTriggers(ws: string, workflowId: string, active: boolean, webhooks: readonly WebhookRoute[], schedules: readonly ScheduleRecord[]): void {
     this.#s.deleteWebhooks!.run(ws, workflowId);
     this.#s.deleteSchedules!.run(ws, workflowId);
-    for (const hook of webhooks) this.#s.insertWebhook!.run(ws, workflowId, hook.nodeId, hook.method, hook.path, hook.mode, hook.secret ?? null, hook.timeoutMs);
+    for (const hook of webhooks) this.#s.insertWebhook!.run(ws, workflowId, hook.nodeId, hook.method, hook.path, hook.mode, hook.secret ?? null, hook.credentialId ?? null, hook.timeoutMs);
     for (const schedule of schedules) this.#s.insertSchedule!.run(ws, workflowId, schedule.nodeId, schedule.cron, schedule.timezone ?? null, schedule.catchUp, schedule.nextFireAt);
     this.#s.setActive!.run(active ? 1 : 0, ws, workflowId);
   }
