@@ -12,3 +12,4 @@ export { AttemptSecrets, SCRUBBED, secretForms } from './secrets.js';
 export type { CredentialProvider, ResolvedCredential } from './credentials.js';
 export { createChildRunner, type RunStarter } from './children.js';
 export { TurnBatcher } from './turn-batcher.js';
+export { TtlCache } from './ttl-cache.js';

@@ -5,6 +5,7 @@
  * limit (`limit`) and its value (`max`).
  */
 import { FlowPilotError } from '@flowpilot/engine';
+import { TtlCache } from '@flowpilot/runtime';
 import type { WorkspaceLimits } from '@flowpilot/store';
 import type { ServerContext } from './context.js';
 import { HttpProblem } from './problems.js';
@@ -62,7 +63,7 @@ const TTL_MS = 1000;
 
 /** Workspace limits with their overrides cached for a second per process. */
 export class WorkspaceLimitsService {
-  readonly #cache = new Map<string, { overrides: WorkspaceLimits; at: number }>();
+  readonly #cache = new TtlCache<WorkspaceLimits>(TTL_MS);
 
   constructor(
     private readonly store: ServerStore,
@@ -71,12 +72,7 @@ export class WorkspaceLimitsService {
 
   /** The workspace's own values (absent = the default applies), read again when older than `maxAgeMs`. */
   async overrides(workspaceId: string, maxAgeMs = TTL_MS): Promise<WorkspaceLimits> {
-    const entry = this.#cache.get(workspaceId);
-    if (entry !== undefined && Date.now() - entry.at < maxAgeMs) return entry.overrides;
-    const overrides = definedOnly((await this.store.getWorkspace(workspaceId))?.limits ?? {});
-    this.#cache.set(workspaceId, { overrides, at: Date.now() });
-    if (this.#cache.size > 10_000) this.#cache.delete(this.#cache.keys().next().value!);
-    return overrides;
+    return this.#cache.get(workspaceId, async () => definedOnly((await this.store.getWorkspace(workspaceId))?.limits ?? {}), maxAgeMs);
   }
 
   /** The limits in force for the workspace. */
@@ -98,7 +94,7 @@ export class WorkspaceLimitsService {
       else if (value !== undefined) next[name] = value;
     }
     if (!(await this.store.setWorkspaceLimits(workspaceId, next))) return false;
-    this.#cache.set(workspaceId, { overrides: next, at: Date.now() });
+    this.#cache.set(workspaceId, next);
     return next;
   }
 }

@@ -3,6 +3,7 @@
  * and kept in memory a few seconds so a webhook under load does not read and decrypt per request
  * (an updated credential takes effect within {@link TTL_MS}).
  */
+import { TtlCache } from '@flowpilot/runtime';
 import { decryptCredential } from '@flowpilot/vault';
 import type { WebhookRoute } from '@flowpilot/store';
 import type { ServerContext } from './context.js';
@@ -11,20 +12,15 @@ import { HttpProblem } from './problems.js';
 const TTL_MS = 5_000;
 
 export class WebhookSecrets {
-  readonly #cache = new Map<string, { secret: string; at: number }>();
+  readonly #cache = new TtlCache<string>(TTL_MS);
 
   constructor(private readonly ctx: ServerContext) {}
 
   /** The secret a request to `route` must be signed with, if any. */
   async of(route: WebhookRoute): Promise<string | undefined> {
     if (route.credentialId === undefined) return route.secret;
-    const key = `${route.workspaceId}\u0000${route.credentialId}`;
-    const cached = this.#cache.get(key);
-    if (cached !== undefined && Date.now() - cached.at < TTL_MS) return cached.secret;
-    const secret = await this.#read(route.workspaceId, route.credentialId);
-    this.#cache.set(key, { secret, at: Date.now() });
-    if (this.#cache.size > 10_000) this.#cache.delete(this.#cache.keys().next().value!);
-    return secret;
+    const { workspaceId, credentialId } = route;
+    return this.#cache.get(`${workspaceId}\u0000${credentialId}`, () => this.#read(workspaceId, credentialId));
   }
 
   async #read(workspaceId: string, credentialId: string): Promise<string> {

@@ -4,7 +4,7 @@
  * completion of that workflow would otherwise queue on.
  */
 import type { Store } from '@flowpilot/store';
-import { TtlCache } from './ttl-cache.js';
+import { TtlCache } from '@flowpilot/runtime';
 
 const TTL_MS = 1000;
 
@@ -15,7 +15,7 @@ export class WorkflowLimits {
 
   /** Refreshes the cached limit when older than a second. */
   async load(workspaceId: string, workflowId: string): Promise<void> {
-    await this.#limits.refresh(key(workspaceId, workflowId), async () => {
+    await this.#limits.get(key(workspaceId, workflowId), async () => {
       const workflow = await this.store.getWorkflow(workspaceId, workflowId).catch(() => undefined);
       return workflow?.maxConcurrentRuns ?? null;
     });
@@ -23,7 +23,7 @@ export class WorkflowLimits {
 
   /** The cached limit: null = none; undefined = unknown (treat as limited and look under lock). */
   cached(workspaceId: string, workflowId: string): number | null | undefined {
-    return this.#limits.get(key(workspaceId, workflowId));
+    return this.#limits.peek(key(workspaceId, workflowId));
   }
 
   forget(workspaceId: string, workflowId: string): void {

@@ -11,7 +11,7 @@
  * concurrency limits: a step costs no store round trip for them.
  */
 import { FlowPilotError, type ErrorInfo, type Plan } from '@flowpilot/engine';
-import { TtlCache } from './ttl-cache.js';
+import { TtlCache } from '@flowpilot/runtime';
 
 /** The limits the worker enforces (the server resolves defaults and workspace overrides). */
 export interface RunLimits {
@@ -33,12 +33,12 @@ export class RunLimitsCache {
   async load(workspaceId: string): Promise<void> {
     const source = this.source;
     if (source === undefined) return;
-    await this.#limits.refresh(workspaceId, (previous) => source(workspaceId).catch(() => previous ?? {}));
+    await this.#limits.get(workspaceId, (previous) => source(workspaceId).catch(() => previous ?? {}));
   }
 
   /** The last known limits of the workspace (none before the first `load`). */
   cached(workspaceId: string): RunLimits {
-    return this.#limits.get(workspaceId) ?? {};
+    return this.#limits.peek(workspaceId) ?? {};
   }
 }
 
